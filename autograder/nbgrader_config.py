@@ -1,0 +1,47 @@
+"""nbgrader configuration for this repository's layout.
+
+    nbgrader <command> --config autograder/nbgrader_config.py   (from the repository root)
+
+solutions/<ps>/      source notebooks (### BEGIN SOLUTION, ### BEGIN HIDDEN TESTS), the instructor's truth
+assignments/<ps>/    student notebooks generated from them (committed; `python -m autograder generate --check`)
+grading/             student data: submitted/, autograded/, feedback/, gradebook.db (git-ignored, never committed)
+
+SSL_COURSE_GRADING_ROOT moves the whole course directory elsewhere (the tests use a temporary one).
+"""
+import os
+
+c = get_config()  # noqa: F821 - provided by traitlets when nbgrader loads this file
+
+ROOT = os.environ.get("SSL_COURSE_GRADING_ROOT") or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+c.CourseDirectory.root = ROOT
+c.CourseDirectory.course_id = "ssl-course"
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "assignments"
+c.CourseDirectory.submitted_directory = os.path.join("grading", "submitted")
+c.CourseDirectory.autograded_directory = os.path.join("grading", "autograded")
+c.CourseDirectory.feedback_directory = os.path.join("grading", "feedback")
+os.makedirs(os.path.join(ROOT, "grading"), exist_ok=True)
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(ROOT, "grading", "gradebook.db")
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*"]
+
+# student notebooks: one stub for every solution region
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# autograding: a per-cell limit (nbgrader has no whole-notebook limit; the isolated grader has one)
+c.Execute.timeout = 300
+c.Execute.interrupt_on_timeout = True
+c.Execute.allow_errors = True
+# a deleted or edited test cell comes back from the gradebook
+c.OverwriteCells.add_missing_cells = True
+c.ZipCollectApp.collector_plugin = "nbgrader.plugins.zipcollect.FileNameCollectorPlugin"
+# LMS downloads named "<student>_<notebook>.ipynb", e.g. alice_ps1_contrastive_basics.ipynb
+c.FileNameCollectorPlugin.named_regexp = r".*/(?P<student_id>[A-Za-z0-9-]+)_(?P<file_id>ps\d[\w-]*\.ipynb)$"
+
+# feedback: hidden-test source and tracebacks never reach the student
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "autograder.feedback.HideHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]

@@ -1,0 +1,496 @@
+"""What each problem set grades: per function, how to draw fresh random inputs, the reference answer, the
+known wrong variants used to name a student's mistake, and the points.
+
+Everything here runs in the grader's (trusted) process: it imports the library's reference kernels. Nothing of it
+is ever written into a student's working directory; the child process only receives the inputs as raw arrays.
+
+A ``Call`` is one invocation of a student function. Its ``args`` are numpy arrays (tensors for the student),
+Python scalars, ``None`` or ``Generator(seed)``; ``grad_args`` are the indices of array arguments that get
+``requires_grad``; ``grad_outputs`` weight each differentiable output for the backward pass (so that a matrix
+output is checked through a random vector-Jacobian product, not only through its sum).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ssl_course import losses as ref
+
+
+@dataclass(frozen=True)
+class Generator:
+    """A ``torch.Generator`` seeded with ``seed``, built in the process that calls the student function."""
+    seed: int
+
+
+@dataclass(frozen=True)
+class Module:
+    """Construct ``cls(*init_args)`` after ``torch.manual_seed(seed)`` and call it on the remaining args."""
+    seed: int
+    init_args: tuple
+
+
+@dataclass
+class Call:
+    function: str
+    args: list
+    label: str = "random"
+    grad_args: tuple = ()
+    grad_outputs: list | None = None  # one array (or None) per output
+    module: Module | None = None
+
+
+@dataclass
+class Spec:
+    """How one graded function is checked.
+
+    cases(rng) -> [Call]; reference(*torch_args) -> tuple of outputs (float64); mistakes: {feedback: variant};
+    outputs: kinds of the outputs ("float" tensor, "int" tensor, "scalar_int"); property_check: used instead of
+    the reference comparison (for functions with random or architecture-dependent outputs).
+    """
+    name: str
+    cases: Callable
+    reference: Callable | None
+    outputs: tuple
+    points: float = 1.0
+    mistakes: dict = field(default_factory=dict)
+    property_check: Callable | None = None
+    description: str = ""
+
+    @property
+    def arg_names(self) -> tuple:
+        return ARG_NAMES.get(self.name, ())
+
+
+def _tuple(x):
+    return x if isinstance(x, tuple) else (x,)
+
+
+# ---------------------------------------------------------------------------------------------------- helpers
+
+def _rand(rng, *shape, dtype=np.float64):
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def _temperature(rng):
+    return float(np.round(rng.uniform(0.05, 0.9), 4))
+
+
+def _dtype_cases(rng, make, n_float64=3, n_float32=1):
+    """make(rng, dtype, label) -> Call, for a few float64 cases and one float32 case."""
+    return ([make(rng, np.float64, "random float64") for _ in range(n_float64)]
+            + [make(rng, np.float32, "random float32") for _ in range(n_float32)])
+
+
+# ------------------------------------------------------------------------------------------------ PS1 kernels
+
+def rotate_batch_reference(images):
+    return ref.rotate_batch(images)
+
+
+def _rotate_cases(rng):
+    calls = []
+    for dtype, label in ((np.float64, "random float64"), (np.float32, "random float32"), (np.uint8, "uint8 images")):
+        b, c, h = int(rng.integers(1, 4)), int(rng.integers(1, 4)), int(rng.integers(3, 7))
+        x = rng.integers(0, 255, (b, c, h, h)).astype(dtype) if dtype == np.uint8 else _rand(rng, b, c, h, h, dtype=dtype)
+        calls.append(Call("rotate_batch", [x], label))
+    return calls
+
+
+def _cos_cases(rng):
+    def make(rng, dtype, label):
+        n, m, d = (int(v) for v in rng.integers(2, 9, 3))
+        a, b = _rand(rng, n, d, dtype=dtype), _rand(rng, m, d, dtype=dtype) * rng.uniform(0.5, 5)
+        return Call("cosine_similarity_matrix", [a, b], label, grad_args=(0, 1), grad_outputs=[_rand(rng, n, m)])
+    return _dtype_cases(rng, make)
+
+
+def _info_nce_cases(rng):
+    calls = []
+    for i in range(4):
+        dtype = np.float32 if i == 3 else np.float64
+        n, d, m = int(rng.integers(3, 9)), int(rng.integers(2, 12)), int(rng.integers(2, 9))
+        q, k = _rand(rng, n, d, dtype=dtype), _rand(rng, n, d, dtype=dtype) * 3
+        neg = None if i % 2 == 0 else _rand(rng, m, d, dtype=dtype)
+        label = ("in-batch negatives" if neg is None else "explicit negatives") + f" {np.dtype(dtype).name}"
+        args = [q, k, neg, _temperature(rng)]
+        calls.append(Call("info_nce", args, label, grad_args=(0, 1) if neg is None else (0, 1, 2)))
+    return calls
+
+
+def _nt_xent_cases(rng, name="nt_xent", max_n=9):
+    calls = []
+    for i in range(3):
+        dtype = np.float32 if i == 2 else np.float64
+        n, d = int(rng.integers(2, max_n)), int(rng.integers(2, 12))
+        z1, z2, t = _rand(rng, n, d, dtype=dtype), _rand(rng, n, d, dtype=dtype) * 2, _temperature(rng)
+        calls.append(Call(name, [z1, z2, t], f"random {np.dtype(dtype).name}", grad_args=(0, 1)))
+        if i == 0:
+            calls.append(Call(name, [z2.copy(), z1.copy(), t], "views swapped (must give the same loss)", (0, 1)))
+            perm = rng.permutation(n)
+            calls.append(Call(name, [z1[perm].copy(), z2[perm].copy(), t], "pairs permuted (must give the same loss)",
+                              (0, 1)))
+    n, d = int(rng.integers(2, max_n)), int(rng.integers(2, 8))
+    same = np.tile(_rand(rng, 1, d), (n, 1))
+    calls.append(Call(name, [same, same.copy() * 2.0, _temperature(rng)],
+                      f"collapsed embeddings (loss must be log(2N-1) = {math.log(2 * n - 1):.4f})", (0, 1)))
+    return calls
+
+
+def _mistakes_cos():
+    return {
+        "the rows are not L2-normalised (this is a plain dot product)": lambda a, b: a @ b.T,
+        "normalised along the wrong dimension (each column instead of each row)":
+            lambda a, b: F.normalize(a, dim=0) @ F.normalize(b, dim=0).T,
+        "only one of the two inputs is normalised": lambda a, b: F.normalize(a, dim=1) @ b.T,
+    }
+
+
+def _info_nce_logits(q, k, neg, normalize=True):
+    if normalize:
+        q, k = F.normalize(q, dim=1), F.normalize(k, dim=1)
+        neg = None if neg is None else F.normalize(neg, dim=1)
+    if neg is None:
+        return q @ k.T, torch.arange(len(q))
+    return torch.cat([(q * k).sum(1, keepdim=True), q @ neg.T], 1), torch.zeros(len(q), dtype=torch.long)
+
+
+def _mistakes_info_nce():
+    def ce(logits, labels):
+        return F.cross_entropy(logits, labels)
+
+    def t_twice(q, k, neg, t):
+        lg, lb = _info_nce_logits(q, k, neg)
+        return ce(lg / t / t, lb)
+
+    def no_t(q, k, neg, t):
+        lg, lb = _info_nce_logits(q, k, neg)
+        return ce(lg, lb)
+
+    def times_t(q, k, neg, t):
+        lg, lb = _info_nce_logits(q, k, neg)
+        return ce(lg * t, lb)
+
+    def no_norm(q, k, neg, t):
+        lg, lb = _info_nce_logits(q, k, neg, normalize=False)
+        return ce(lg / t, lb)
+
+    def wrong_dim(q, k, neg, t):
+        lg, lb = _info_nce_logits(q, k, neg)
+        lg = lg / t
+        return -(lg.log_softmax(0)[torch.arange(len(lb)), lb]).mean()
+
+    def summed(q, k, neg, t):
+        lg, lb = _info_nce_logits(q, k, neg)
+        return F.cross_entropy(lg / t, lb, reduction="sum")
+
+    return {
+        "the temperature is applied twice (logits divided by t**2)": t_twice,
+        "the temperature is missing (logits not divided by t)": no_t,
+        "the logits are multiplied by the temperature instead of divided": times_t,
+        "the embeddings are not L2-normalised (dot product instead of cosine similarity)": no_norm,
+        "the softmax runs over the wrong dimension (over queries instead of over candidate keys)": wrong_dim,
+        "the loss is summed over queries instead of averaged": summed,
+    }
+
+
+def _nt_xent_parts(z1, z2, t, normalize=True, mask=True, t_power=1):
+    n = len(z1)
+    z = torch.cat([z1, z2])
+    if normalize:
+        z = F.normalize(z, dim=1)
+    logits = z @ z.T / t ** t_power
+    if mask:
+        logits = logits.masked_fill(torch.eye(2 * n, dtype=torch.bool), float("-inf"))
+    labels = torch.cat([torch.arange(n, 2 * n), torch.arange(n)])
+    return logits, labels
+
+
+def _mistakes_nt_xent():
+    def variant(**kw):
+        def f(z1, z2, t):
+            lg, lb = _nt_xent_parts(z1, z2, t, **kw)
+            return F.cross_entropy(lg, lb)
+        return f
+
+    def one_direction(z1, z2, t):
+        lg, lb = _nt_xent_parts(z1, z2, t)
+        n = len(z1)
+        return F.cross_entropy(lg[:n], lb[:n])
+
+    def summed(z1, z2, t):
+        lg, lb = _nt_xent_parts(z1, z2, t)
+        return F.cross_entropy(lg, lb, reduction="sum")
+
+    return {
+        "the diagonal (each embedding's similarity with itself) is not masked out of the denominator":
+            variant(mask=False),
+        "the temperature is applied twice (logits divided by t**2)": variant(t_power=2),
+        "the temperature is missing (logits not divided by t)": variant(t_power=0),
+        "the embeddings are not L2-normalised (dot product instead of cosine similarity)": variant(normalize=False),
+        "only the N anchors of the first view are averaged (the loss must average all 2N anchors)": one_direction,
+        "the loss is summed over the 2N anchors instead of averaged": summed,
+    }
+
+
+def _mistakes_rotate():
+    def clockwise(x):
+        rots = [torch.rot90(x, -k, dims=(2, 3)) for k in range(4)]
+        return torch.cat(rots), torch.arange(4).repeat_interleave(len(x))
+
+    def interleaved(x):
+        rots = torch.stack([torch.rot90(x, k, dims=(2, 3)) for k in range(4)], 1).flatten(0, 1)
+        return rots, torch.arange(4).repeat(len(x))
+
+    return {"the images are rotated clockwise (use torch.rot90(x, k, dims=(2, 3)), counter-clockwise)": clockwise,
+            "rotated copies are interleaved per image instead of grouped by rotation (all k=0, then all k=1, ...)":
+                interleaved}
+
+
+# ------------------------------------------------------------------------------------------------ PS2 kernels
+
+def _unit(rng, *shape, dtype=np.float64):
+    x = _rand(rng, *shape, dtype=dtype)
+    return (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(dtype)
+
+
+def _ema_cases(rng):
+    calls = []
+    for dtype in (np.float64, np.float64, np.float32):
+        shape = tuple(int(s) for s in rng.integers(1, 6, int(rng.integers(1, 4))))
+        m = float(np.round(rng.uniform(0.5, 0.999), 4))
+        calls.append(Call("ema_update", [_rand(rng, *shape, dtype=dtype), _rand(rng, *shape, dtype=dtype), m],
+                          f"random {np.dtype(dtype).name}", grad_args=(0, 1), grad_outputs=[_rand(rng, *shape)]))
+    return calls
+
+
+def _enqueue_cases(rng):
+    calls = []
+    for i in range(4):
+        k, c = int(rng.integers(4, 12)), int(rng.integers(2, 6))
+        n = int(rng.integers(1, k + 1))
+        ptr = int(rng.integers(0, k)) if i != 1 else k - max(1, n // 2)  # case 1 wraps around the end
+        if i == 1 and n < 2:
+            n = 2
+        label = "pointer wraps around the end" if ptr + n > k else "random"
+        calls.append(Call("dequeue_and_enqueue", [_unit(rng, k, c), ptr, _unit(rng, n, c)], label))
+    return calls
+
+
+def _moco_cases(rng, name):
+    calls = []
+    for dtype in (np.float64, np.float64, np.float32):
+        n, c, k = int(rng.integers(2, 8)), int(rng.integers(2, 10)), int(rng.integers(3, 16))
+        args = [_unit(rng, n, c, dtype=dtype), _unit(rng, n, c, dtype=dtype), _unit(rng, k, c, dtype=dtype),
+                _temperature(rng)]
+        grad_outputs = [_rand(rng, n, 1 + k), None] if name == "moco_logits" else None
+        calls.append(Call(name, args, f"random {np.dtype(dtype).name}", grad_args=(0, 1, 2),
+                          grad_outputs=grad_outputs))
+    return calls
+
+
+def _mistakes_moco_logits():
+    def cat(q, k, queue, t, pos_first=True, power=1):
+        pos, neg = (q * k).sum(1, keepdim=True), q @ queue.T
+        lg = torch.cat([pos, neg] if pos_first else [neg, pos], 1) / t ** power
+        return lg, torch.zeros(len(q), dtype=torch.long)
+    return {"the positive logit must be column 0 (it is placed after the negatives)":
+                lambda q, k, queue, t: cat(q, k, queue, t, pos_first=False),
+            "the temperature is missing": lambda q, k, queue, t: cat(q, k, queue, t, power=0),
+            "the temperature is applied twice": lambda q, k, queue, t: cat(q, k, queue, t, power=2)}
+
+
+def _mistakes_moco_loss():
+    def loss(q, k, queue, t, power=1):
+        lg = torch.cat([(q * k).sum(1, keepdim=True), q @ queue.T], 1) / t ** power
+        return F.cross_entropy(lg, torch.zeros(len(q), dtype=torch.long))
+    return {"the temperature is missing": lambda q, k, queue, t: loss(q, k, queue, t, 0),
+            "the temperature is applied twice": lambda q, k, queue, t: loss(q, k, queue, t, 2)}
+
+
+def _mistakes_enqueue():
+    def no_wrap(queue, ptr, keys):
+        new = queue.clone()
+        n = min(len(keys), len(queue) - ptr)
+        new[ptr:ptr + n] = keys[:n]
+        return new, ptr + len(keys)
+
+    def at_start(queue, ptr, keys):
+        new = queue.clone()
+        new[:len(keys)] = keys
+        return new, (ptr + len(keys)) % len(queue)
+
+    return {"the pointer does not wrap around the end of the queue (use modulo K)": no_wrap,
+            "the keys are written at the start of the queue instead of at the pointer": at_start}
+
+
+def _shuffle_cases(rng):
+    return [Call("batch_shuffle_indices", [int(n), Generator(int(rng.integers(0, 2**31)))], f"n = {int(n)}")
+            for n in (int(rng.integers(8, 32)), int(rng.integers(8, 32)), 1)]
+
+
+def _shuffle_property(calls, outputs):
+    for call, out in zip(calls, outputs):
+        n = call.args[0]
+        if len(out) != 2:
+            return False, "must return two index tensors (idx_shuffle, idx_unshuffle)"
+        shuffle, unshuffle = (np.asarray(o) for o in out)
+        if shuffle.shape != (n,) or unshuffle.shape != (n,):
+            return False, f"for n = {n} both index tensors must have shape ({n},)"
+        if not np.array_equal(np.sort(shuffle), np.arange(n)):
+            return False, "idx_shuffle is not a permutation of 0..n-1"
+        if not np.array_equal(shuffle[unshuffle], np.arange(n)):
+            return False, "idx_unshuffle is not the inverse of idx_shuffle (x[idx_shuffle][idx_unshuffle] != x)"
+    big = [o[0] for c, o in zip(calls, outputs) if c.args[0] >= 8]
+    if big and all(np.array_equal(np.asarray(s), np.arange(len(s))) for s in big):
+        return False, "idx_shuffle is the identity: the batch is never shuffled"
+    return True, ""
+
+
+# ------------------------------------------------------------------------------------------------ PS3 kernels
+
+def _cpc_scores_cases(rng):
+    calls = []
+    for dtype in (np.float64, np.float64, np.float32):
+        n, c, d = int(rng.integers(2, 9)), int(rng.integers(2, 7)), int(rng.integers(7, 12))  # d != c
+        calls.append(Call("cpc_scores", [_rand(rng, n, c, dtype=dtype), _rand(rng, n, d, dtype=dtype),
+                                         (_rand(rng, d, c) / np.sqrt(c)).astype(dtype)],
+                          f"random {np.dtype(dtype).name}", grad_args=(0, 1, 2), grad_outputs=[_rand(rng, n, n)]))
+    return calls
+
+
+def _cpc_loss_cases(rng):
+    calls = []
+    for dtype in (np.float64, np.float64, np.float32):
+        n, c, d, k = (int(rng.integers(2, 9)), int(rng.integers(2, 7)), int(rng.integers(7, 12)),
+                      int(rng.integers(1, 5)))
+        calls.append(Call("cpc_loss", [_rand(rng, n, c, dtype=dtype), _rand(rng, n, k, d, dtype=dtype),
+                                       (_rand(rng, k, d, c) / np.sqrt(c)).astype(dtype)],
+                          f"random {np.dtype(dtype).name}, K = {k} steps", grad_args=(0, 1, 2)))
+    return calls
+
+
+def _mistakes_cpc_scores():
+    return {"the scores are transposed: row i must hold z_j^T W c_i for every j (queries in rows)":
+                lambda c, z, w: ((c @ w.T) @ z.T).T}
+
+
+def _mistakes_cpc_loss():
+    def per_k(c, z, w, transpose=False):
+        labels = torch.arange(len(c))
+        out = []
+        for k in range(z.shape[1]):
+            s = (c @ w[k].T) @ z[:, k].T
+            out.append(F.cross_entropy(s.T if transpose else s, labels))
+        return torch.stack(out)
+    return {"the per-step losses are summed over k instead of averaged": lambda c, z, w: per_k(c, z, w).sum(),
+            "the softmax runs over the wrong dimension (over contexts instead of over candidate futures)":
+                lambda c, z, w: per_k(c, z, w, transpose=True).mean(),
+            "only the first prediction step is used": lambda c, z, w: per_k(c, z, w)[0]}
+
+
+def _context_cases(rng):
+    b, t, d, c = int(rng.integers(2, 4)), int(rng.integers(6, 10)), int(rng.integers(3, 6)), int(rng.integers(4, 9))
+    x = _rand(rng, b, t, d, dtype=np.float32)
+    t0 = int(rng.integers(2, t - 1))
+    x_future = x.copy()
+    x_future[:, t0:] = _rand(rng, b, t - t0, d, dtype=np.float32)
+    seed = int(rng.integers(0, 2**31))
+    return [Call("ContextNetwork", [x], "sequence", module=Module(seed, (d, c))),
+            Call("ContextNetwork", [x_future], f"same sequence, steps >= {t0} changed", module=Module(seed, (d, c)))]
+
+
+def _context_property(calls, outputs):
+    x, x_future = calls[0].args[0], calls[1].args[0]
+    (b, t, _), c = x.shape, calls[0].module.init_args[1]
+    out, out_future = (np.asarray(o[0], dtype=np.float64) for o in outputs)
+    if out.shape != (b, t, c):
+        return False, f"the output must have shape (B, T, context_dim) = {(b, t, c)}, got {out.shape}"
+    t0 = int(np.argmax(np.any(x != x_future, axis=(0, 2))))
+    if not np.allclose(out[:, :t0], out_future[:, :t0], rtol=1e-5, atol=1e-6):
+        return False, ("the context at time t depends on inputs after t: an autoregressive context network must "
+                       "only look at the past (use a unidirectional GRU, no bidirectional layer, no look-ahead)")
+    if np.allclose(out[:, t0:], out_future[:, t0:], rtol=1e-5, atol=1e-6):
+        return False, "the context does not change when the inputs change: it must summarise z_1..z_t"
+    if np.allclose(out[:, 1:], out[:, :1], atol=1e-6):
+        return False, "the context is the same at every time step: it must accumulate the past"
+    return True, ""
+
+
+# ----------------------------------------------------------------------------------------------- the table
+
+def _specs():
+    table = {
+        "ps1": [
+            Spec("rotate_batch", _rotate_cases, rotate_batch_reference, ("same", "int"), 1.0, _mistakes_rotate(),
+                 description="rotate_batch(images (B, C, H, W)) -> (rotated (4B, C, H, W), labels (4B,))"),
+            Spec("cosine_similarity_matrix", _cos_cases, ref.cosine_similarity_matrix, ("float",), 1.0,
+                 _mistakes_cos(), description="cosine_similarity_matrix(a (N, D), b (M, D)) -> (N, M)"),
+            Spec("info_nce", _info_nce_cases,
+                 lambda q, k, neg, t: ref.info_nce(q, k, neg, temperature=t), ("float",), 2.0,
+                 _mistakes_info_nce(), description="info_nce(query, positive_key, negative_keys, temperature)"),
+            Spec("nt_xent_loop", lambda rng: _nt_xent_cases(rng, "nt_xent_loop", 6),
+                 lambda z1, z2, t: ref.nt_xent(z1, z2, t), ("float",), 2.0, _mistakes_nt_xent(),
+                 description="nt_xent_loop(z1, z2, temperature), written with Python loops"),
+            Spec("nt_xent", _nt_xent_cases, lambda z1, z2, t: ref.nt_xent(z1, z2, t), ("float",), 2.0,
+                 _mistakes_nt_xent(), description="nt_xent(z1, z2, temperature), vectorised"),
+        ],
+        "ps2": [
+            Spec("ema_update", _ema_cases, ref.ema_update, ("float",), 1.0,
+                 {"momentum applied to the wrong side: m * query + (1 - m) * key":
+                      lambda k, q, m: m * q + (1 - m) * k},
+                 description="ema_update(key_param, query_param, momentum) -> m key + (1 - m) query"),
+            Spec("dequeue_and_enqueue", _enqueue_cases, ref.dequeue_and_enqueue, ("float", "scalar_int"), 2.0,
+                 _mistakes_enqueue(), description="dequeue_and_enqueue(queue, ptr, keys) -> (new_queue, new_ptr)"),
+            Spec("moco_logits", lambda rng: _moco_cases(rng, "moco_logits"), ref.moco_logits, ("float", "int"), 2.0,
+                 _mistakes_moco_logits(), description="moco_logits(q, k, queue, temperature) -> (logits, labels)"),
+            Spec("moco_loss", lambda rng: _moco_cases(rng, "moco_loss"), ref.moco_loss, ("float",), 1.0,
+                 _mistakes_moco_loss(), description="moco_loss(q, k, queue, temperature) -> scalar"),
+            Spec("batch_shuffle_indices", _shuffle_cases, None, ("int", "int"), 1.0,
+                 property_check=_shuffle_property,
+                 description="batch_shuffle_indices(n, generator) -> (idx_shuffle, idx_unshuffle)"),
+        ],
+        "ps3": [
+            Spec("cpc_scores", _cpc_scores_cases, ref.cpc_scores, ("float",), 2.0, _mistakes_cpc_scores(),
+                 description="cpc_scores(context (N, C), future (N, D), weight (D, C)) -> (N, N)"),
+            Spec("cpc_loss", _cpc_loss_cases, ref.cpc_loss, ("float",), 2.0, _mistakes_cpc_loss(),
+                 description="cpc_loss(context (N, C), futures (N, K, D), weights (K, D, C)) -> scalar"),
+            Spec("ContextNetwork", _context_cases, None, ("float",), 2.0, property_check=_context_property,
+                 description="ContextNetwork(input_dim, context_dim): (B, T, input_dim) -> (B, T, context_dim), causal"),
+        ],
+    }
+    return table
+
+
+ARG_NAMES = {
+    "rotate_batch": ("images",), "cosine_similarity_matrix": ("a", "b"),
+    "info_nce": ("query", "positive_key", "negative_keys", "temperature"),
+    "nt_xent_loop": ("z1", "z2", "temperature"), "nt_xent": ("z1", "z2", "temperature"),
+    "ema_update": ("key_param", "query_param", "momentum"), "dequeue_and_enqueue": ("queue", "ptr", "keys"),
+    "moco_logits": ("q", "k", "queue", "temperature"), "moco_loss": ("q", "k", "queue", "temperature"),
+    "batch_shuffle_indices": ("n", "generator"), "cpc_scores": ("context", "future", "weight"),
+    "cpc_loss": ("context", "futures", "weights"), "ContextNetwork": ("x",),
+}
+
+SPECS: dict[str, list[Spec]] = _specs()
+ASSIGNMENTS = tuple(SPECS)
+
+
+def spec_for(assignment: str, name: str) -> Spec:
+    for spec in SPECS[assignment]:
+        if spec.name == name:
+            return spec
+    raise KeyError(f"{assignment} grades no function {name!r}")
+
+
+def find_spec(name: str) -> Spec:
+    for specs in SPECS.values():
+        for spec in specs:
+            if spec.name == name:
+                return spec
+    raise KeyError(name)

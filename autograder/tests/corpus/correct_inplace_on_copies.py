@@ -1,0 +1,47 @@
+"""Red-team corpus: correct: in-place operations, but on copies"""
+import torch
+import torch.nn.functional as F
+
+def rotate_batch(images):
+    out = images.new_empty((4 * images.shape[0],) + tuple(images.shape[1:]))
+    labels = torch.empty(4 * images.shape[0], dtype=torch.long)
+    b = images.shape[0]
+    for k in range(4):
+        out[k * b:(k + 1) * b].copy_(torch.rot90(images, k, dims=(2, 3)))
+        labels[k * b:(k + 1) * b].fill_(k)
+    return out, labels
+
+
+def cosine_similarity_matrix(a, b):
+    norm_a, norm_b = a.norm(dim=1, keepdim=True), b.norm(dim=1, keepdim=True)
+    a, b = a.clone(), b.clone()
+    a /= norm_a
+    b.div_(norm_b)
+    return a @ b.T
+
+
+def info_nce(query, positive_key, negative_keys=None, temperature=0.1):
+    q, k = F.normalize(query, dim=1), F.normalize(positive_key, dim=1)
+    if negative_keys is None:
+        return F.cross_entropy(q @ k.T / temperature, torch.arange(len(q)))
+    neg = F.normalize(negative_keys, dim=1)
+    logits = torch.cat([(q * k).sum(1, keepdim=True), q @ neg.T], dim=1) / temperature
+    return F.cross_entropy(logits, torch.zeros(len(q), dtype=torch.long))
+
+
+def nt_xent_loop(z1, z2, temperature=0.5):
+    z = torch.cat([z1, z2])
+    n = z1.shape[0]
+    total = 0.0
+    for i in range(2 * n):
+        others = [F.cosine_similarity(z[i], z[j], dim=0) / temperature for j in range(2 * n) if j != i]
+        positive = F.cosine_similarity(z[i], z[(i + n) % (2 * n)], dim=0) / temperature
+        total = total - (positive - torch.logsumexp(torch.stack(others), dim=0))
+    return total / (2 * n)
+
+
+def nt_xent(z1, z2, temperature=0.5):
+    n = z1.shape[0]
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    logits = (z @ z.T / temperature).masked_fill(torch.eye(2 * n, dtype=torch.bool), float("-inf"))
+    return F.cross_entropy(logits, torch.cat([torch.arange(n, 2 * n), torch.arange(n)]))

@@ -1,0 +1,70 @@
+"""The red-team corpus: every submission in corpus/ must get exactly the score (and statuses) in EXPECTED.json.
+
+All submissions are graded once (two at a time), in isolated child processes, with tight limits so the attacks
+(infinite loops, memory hogs, output floods) cost seconds.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from autograder.grade import grade_path
+from autograder.sandbox import Limits
+
+CORPUS = Path(__file__).with_name("corpus")
+EXPECTED = json.loads((CORPUS / "EXPECTED.json").read_text())
+LIMITS = Limits(wall_seconds=25, call_seconds=3, cpu_seconds=40, memory_mb=1200, file_size_mb=8)
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    out = tmp_path_factory.mktemp("corpus-grades")
+    reports = grade_path(CORPUS, "ps1", out, seed=20240601, limits=LIMITS, jobs=2)
+    return {Path(r["submission"]).name if Path(r["submission"]).parent == CORPUS else r["student"]: r
+            for r in reports}, out
+
+
+def test_corpus_is_big_enough():
+    assert len(EXPECTED) >= 25
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_corpus_submission(graded, name):
+    reports, _ = graded
+    want = EXPECTED[name]
+    report = reports[name]
+    statuses = {f["name"]: f["status"] for f in report["functions"]}
+    expected_statuses = {fn: want["status"].get(fn, "passed") for fn in statuses}
+    assert statuses == expected_statuses, json.dumps(report["functions"], indent=1)
+    assert report["score"] == want["score"]
+    feedback = {f["name"]: f["feedback"] for f in report["functions"]}
+    for fn, text in want["feedback"].items():
+        assert text in feedback[fn], feedback[fn]
+    assert bool(report["flags"]) == want["flagged"], report["flags"]
+
+
+def test_reports_written(graded):
+    reports, out = graded
+    csv_text = (out / "grades.csv").read_text()
+    assert csv_text.count("\n") == len(reports) + 1
+    gradescope = json.loads((out / "correct_vectorized.results.json").read_text())
+    assert gradescope["score"] == 8 and len(gradescope["tests"]) == 5
+    assert all(t["status"] == "passed" for t in gradescope["tests"])
+
+
+def test_no_leftover_processes_or_cgroups(graded):
+    import os
+    leftovers = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline(p).startswith("/bin/sleep\x0020")]
+    assert not leftovers
+    cg = Path("/sys/fs/cgroup/pids")
+    if cg.exists():
+        assert not [p for p in cg.iterdir() if p.name.startswith(f"autograder-{os.getpid()}-")]
+
+
+def _cmdline(p: Path) -> str:
+    try:
+        return (p / "cmdline").read_text()
+    except OSError:
+        return ""

@@ -1,0 +1,271 @@
+"""The ``ssl-course`` command.
+
+  ssl-course demo [--out DIR]        train SimCLR on the offline "shapes" data on the CPU (about 3 minutes), then
+                                     compare raw pixels, a random encoder and the trained one; writes results.json,
+                                     tsne.png and curves.png
+  ssl-course train --dataset cifar10 --encoder resnet18 --epochs 200 ...   the same pipeline at full scale
+  ssl-course train --preset simclr-cifar10          a GPU recipe (see PRESETS and docs/gpu.md); flags override it
+  torchrun --nproc_per_node=N -m ssl_course.cli train --preset ...   the same on N GPUs (DDP)
+  ssl-course bench [--device cuda]                  throughput, fraction of peak FLOP/s, memory, augmentation speed
+  ssl-course download cifar10|stl10 [--root DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .augment import AugmentConfig
+
+CONTRASTIVE_METHODS = ("simclr", "moco_v1", "moco_v2")  # what demo / train run; pretext methods: see lectures
+DEMO_DEFAULTS = dict(method="simclr", dataset="shapes", encoder="small_cnn", width=32, epochs=15, batch_size=128,
+                     lr=2e-3, optimizer="adamw", temperature=0.2, num_images=5000, crop_min=0.2, out="demo_output")
+TRAIN_DEFAULTS = dict(DEMO_DEFAULTS, encoder="resnet18", epochs=200, batch_size=512, lr=0.5, optimizer="sgd",
+                      temperature=0.5, num_images=None, crop_min=0.08, out="runs/latest")
+
+
+# GPU recipes for instructors (ResNet-18, settings from the papers, adapted as noted in docs/gpu.md). batch_size is
+# the global batch: under torchrun it is split over the GPUs. Accuracy and time: to be measured (docs/gpu.md).
+PRESETS = {
+    # SimCLR (Chen et al. 2020, appendix B.9 CIFAR-10): t = 0.5, crop 0.08-1, colour strength 1, no blur at 32 px;
+    # SGD with the linear scaling lr = 0.3 x batch / 256 (the paper uses LARS) and 10 warm-up epochs
+    "simclr-cifar10": dict(method="simclr", dataset="cifar10", encoder="resnet18", epochs=500, batch_size=512,
+                           lr=0.6, optimizer="sgd", weight_decay=5e-4, warmup_epochs=10, temperature=0.5,
+                           crop_min=0.08, knn_every=10),
+    # MoCo v2 (Chen et al. 2020): t = 0.2, lr 0.03 per 256 images, cosine schedule, crop 0.2-1; on CIFAR's 50,000
+    # images a queue of 4,096 and m = 0.99 (as facebookresearch/moco's CIFAR-10 demo)
+    "moco-v2-cifar10": dict(method="moco_v2", dataset="cifar10", encoder="resnet18", epochs=500, batch_size=512,
+                            lr=0.06, optimizer="sgd", weight_decay=5e-4, warmup_epochs=0, temperature=0.2,
+                            crop_min=0.2, queue_size=4096, momentum=0.99, knn_every=10),
+    # STL-10: 105,000 train+unlabeled images at 96 px, the standard ResNet-18 stem; blur is on at 96 px
+    "simclr-stl10": dict(method="simclr", dataset="stl10", encoder="resnet18_imagenet", epochs=200,
+                         batch_size=512, lr=0.6, optimizer="sgd", weight_decay=5e-4, warmup_epochs=10,
+                         temperature=0.5, crop_min=0.08, knn_every=10),
+    "moco-v2-stl10": dict(method="moco_v2", dataset="stl10", encoder="resnet18_imagenet", epochs=200,
+                          batch_size=512, lr=0.06, optimizer="sgd", weight_decay=5e-4, warmup_epochs=0,
+                          temperature=0.2, crop_min=0.2, queue_size=16384, momentum=0.99, knn_every=10),
+}
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = _positive_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {value}")
+    return value
+
+
+def _add_run_arguments(p: argparse.ArgumentParser, defaults: dict) -> None:
+    from .data import DATASETS
+    from .models import ENCODERS
+
+    p.add_argument("--method", choices=CONTRASTIVE_METHODS, default=defaults["method"])
+    p.add_argument("--dataset", choices=[d for d in DATASETS if d != "photos"], default=defaults["dataset"])
+    p.add_argument("--data-root", default=None,
+                   help="where cifar10/stl10 live (default $SSL_COURSE_DATA or ~/.cache/ssl_course); "
+                        "for --dataset folder: the folder of class sub-folders")
+    p.add_argument("--download", action="store_true", help="download cifar10/stl10 if missing (needs internet)")
+    p.add_argument("--encoder", choices=ENCODERS, default=defaults["encoder"])
+    p.add_argument("--width", type=_positive_int, default=defaults["width"], help="small_cnn width")
+    p.add_argument("--epochs", type=_positive_int, default=defaults["epochs"])
+    p.add_argument("--batch-size", type=_positive_int, default=defaults["batch_size"])
+    p.add_argument("--lr", type=_positive_float, default=defaults["lr"])
+    p.add_argument("--optimizer", choices=("sgd", "adamw"), default=defaults["optimizer"])
+    p.add_argument("--temperature", type=_positive_float, default=defaults["temperature"])
+    p.add_argument("--crop-min", type=_fraction, default=defaults["crop_min"],
+                   help="smallest crop area (fraction of the image) of the random resized crop")
+    p.add_argument("--num-images", type=_positive_int, default=defaults["num_images"],
+                   help="shapes: images to generate; other datasets: use the first N training images")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=defaults["out"], help="output folder (results.json, tsne.png, curves.png)")
+    p.add_argument("--checkpoint", default=None, help="checkpoint file: saved every epoch, resumed if present")
+    p.add_argument("--knn-every", type=int, default=0, help="kNN monitor every N epochs (0: off)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--weight-decay", type=float, default=5e-4)
+    p.add_argument("--warmup-epochs", type=float, default=None, help="linear warm-up (default: min(1, epochs/10))")
+    p.add_argument("--queue-size", type=_positive_int, default=None, help="MoCo: the queue length K")
+    p.add_argument("--momentum", type=float, default=None, help="MoCo: the key encoder's EMA momentum m")
+    p.add_argument("--compile", action="store_true", help="torch.compile the encoder (GPU runs)")
+    p.add_argument("--channels-last", action="store_true", help="channels_last memory format (GPU runs)")
+    p.add_argument("--sync-bn", action="store_true", help="under torchrun: SyncBatchNorm over all GPUs")
+
+
+def _load_data(args):
+    """(train, labelled, test) as ``experiment.load_splits`` returns, for any dataset the CLI accepts."""
+    from .data import load_dataset, stratified_split
+    from .experiment import ExperimentConfig, load_splits
+
+    if args.dataset == "shapes":
+        # the test split is 2,000 images, or as many as the training split when that is smaller (quick runs)
+        return load_splits(ExperimentConfig(num_images=args.num_images, num_test=min(2000, args.num_images),
+                                            seed=args.seed))
+    if args.dataset == "digits":
+        return load_splits(ExperimentConfig(dataset="digits", num_images=args.num_images or 10**9))
+    if args.dataset == "folder":
+        everything = load_dataset("folder", root=args.data_root)
+        tr, te = stratified_split(everything.labels.numpy(), 0.2, args.seed)
+        return everything.subset(tr), everything.subset(tr), everything.subset(te)
+    kwargs = dict(root=args.data_root, download=args.download)
+    if args.dataset == "stl10":
+        ssl_train = load_dataset("stl10", "train+unlabeled", **kwargs)
+        labelled = load_dataset("stl10", "train", root=args.data_root)
+    else:
+        ssl_train = labelled = load_dataset(args.dataset, "train", **kwargs)
+    test = load_dataset(args.dataset, "test", root=args.data_root)
+    if args.num_images:
+        ssl_train = ssl_train.subset(range(min(args.num_images, len(ssl_train))))
+    return ssl_train, labelled, test
+
+
+def run(args) -> dict:
+    """Train, evaluate against the baselines, and write the results; returns the results dict (empty on ranks
+    other than 0 under torchrun: rank 0 evaluates and writes)."""
+    from . import distributed
+    from . import evaluate as ev
+    from .experiment import ExperimentConfig, baseline_features, run_experiment
+
+    context = distributed.setup(ev.resolve_device(args.device))  # under torchrun: this process's GPU and rank
+    device, main = context.device, context.is_main
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    data = _load_data(args)
+    ssl_train, labelled, test = data
+    image_size = ssl_train.image_size
+    if main:
+        print(f"data: {ssl_train} for training, {len(labelled)} labelled / {len(test)} test images for evaluation; "
+              f"device: {device}" + (f" x {context.world_size} processes" if context.distributed else ""))
+    recipe = "simclr" if args.method == "simclr" else args.method
+    method_kwargs = {}
+    if args.method.startswith("moco"):
+        method_kwargs = {k: v for k, v in (("queue_size", args.queue_size), ("momentum", args.momentum))
+                         if v is not None}
+    config = ExperimentConfig(
+        method=args.method, encoder=args.encoder, width=args.width, dataset=args.dataset, epochs=args.epochs,
+        batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer, weight_decay=args.weight_decay,
+        warmup_epochs=args.warmup_epochs, temperature=args.temperature,
+        augment=AugmentConfig.recipe(recipe, image_size).with_(crop_scale=(args.crop_min, 1.0)),
+        method_kwargs=method_kwargs, knn_every=args.knn_every, seed=args.seed, device=str(device),
+        progress=not args.no_progress, compile=args.compile, channels_last=args.channels_last, sync_bn=args.sync_bn)
+    result = run_experiment(config, data, checkpoint=args.checkpoint)
+    if not main:  # rank 0 evaluates and writes the results
+        return {}
+
+    print("evaluating (linear probe and kNN on frozen features) ...")
+    features = {**baseline_features(config, data), f"{args.method} encoder": result.features}
+    table = {name: ev.evaluate_features(*f) for name, f in features.items() if name != f"{args.method} encoder"}
+    table[f"{args.method} encoder"] = result.accuracy
+    history = result.history
+    results = {"method": args.method, "dataset": args.dataset, "encoder": args.encoder, "epochs": args.epochs,
+               "batch_size": args.batch_size, "device": str(device), "processes": context.world_size,
+               "train_seconds": round(result.train_seconds, 1),
+               "train_images": len(ssl_train), "final_loss": history.epochs[-1]["loss"] if history.epochs else None,
+               "accuracy": table}
+    (out / "results.json").write_text(json.dumps(results, indent=2))
+    print(format_table(table))
+    _write_figures(out, features, test, history)
+    print(f"training took {result.train_seconds:.0f} s; wrote {out / 'results.json'}, {out / 'tsne.png'}, "
+          f"{out / 'curves.png'}")
+    return results
+
+
+def format_table(table: dict[str, dict[str, float]]) -> str:
+    """The demo's table, as Markdown: representation | linear probe | kNN."""
+    lines = ["| representation | linear probe | kNN (k=20) |", "|---|---:|---:|"]
+    lines += [f"| {name} | {r['linear_probe']:.3f} | {r['knn']:.3f} |" for name, r in table.items()]
+    return "\n".join(lines)
+
+
+def _write_figures(out: Path, features, test, history) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from . import viz
+    from .evaluate import tsne
+
+    panels = {}
+    for name, (_, _, test_features, test_labels) in features.items():
+        emb, idx = tsne(test_features.numpy(), max_points=800)
+        panels[name] = (emb, test_labels.numpy()[idx])
+    fig = viz.tsne_panels(panels, class_names=test.classes)
+    fig.savefig(out / "tsne.png", dpi=110)
+    plt.close(fig)
+    ax = viz.training_curves(history)
+    ax.figure.tight_layout()
+    ax.figure.savefig(out / "curves.png", dpi=110)
+    plt.close(ax.figure)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    """The command line, with a train ``--preset`` applied as defaults (flags given explicitly override it)."""
+    parser = argparse.ArgumentParser(prog="ssl-course", description="Self-supervised learning course tools")
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="2-5 minute CPU demo: SimCLR on the offline shapes data")
+    _add_run_arguments(demo, DEMO_DEFAULTS)
+    train = sub.add_parser("train", help="train and evaluate at full scale (GPU)")
+    _add_run_arguments(train, TRAIN_DEFAULTS)
+    train.add_argument("--preset", choices=sorted(PRESETS),
+                       help="a GPU recipe (docs/gpu.md); other flags given on the command line override it")
+    bench = sub.add_parser("bench", help="throughput benchmark (training step, augmentation, memory, FLOP/s)")
+    from .bench import add_arguments as add_bench_arguments
+
+    add_bench_arguments(bench)
+    download = sub.add_parser("download", help="download CIFAR-10 or STL-10 (needs internet)")
+    download.add_argument("dataset", choices=("cifar10", "stl10"))
+    download.add_argument("--root", default=None)
+    args = parser.parse_args(argv)
+    if args.command == "train" and args.preset:  # the preset becomes the defaults; explicit flags still win
+        train.set_defaults(**PRESETS[args.preset])
+        args = parser.parse_args(argv)
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+
+    from . import distributed
+    from .data import DatasetNotFoundError, default_root, load_dataset
+
+    try:
+        if args.command == "bench":
+            from .bench import run_from_args
+
+            return run_from_args(args)
+        if args.command == "download":
+            root = args.root or default_root()
+            load_dataset(args.dataset, "train", root=root, download=True)
+            print(f"{args.dataset} is ready under {root}")
+            return 0
+        run(args)
+        return 0
+    except (DatasetNotFoundError, ValueError, FileNotFoundError, PermissionError) as err:
+        print(f"ssl-course: error: {err}", file=sys.stderr)
+        return 2
+    finally:
+        distributed.cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

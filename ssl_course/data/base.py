@@ -1,0 +1,114 @@
+"""The in-memory image dataset every loader returns, the two-view wrapper and deterministic splits."""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+UNLABELED = -1  # label of an image without a class (STL-10's unlabeled split)
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """A dataset's files are not on disk; the message says how to get them."""
+
+
+class ImageDataset(Dataset):
+    """Images held in memory as one uint8 tensor.
+
+    images:  uint8 (N, 3, H, W), RGB
+    labels:  int64 (N,), class indices, or -1 (``UNLABELED``) for images without a class
+    classes: class names, ``classes[labels[i]]``
+    transform: optional per-image callable applied in ``__getitem__`` (a torchvision.transforms.v2 pipeline)
+
+    ``dataset[i]`` returns (image, label); image is the uint8 (3, H, W) tensor, or ``transform(image)``.
+    Holding the whole set as one tensor lets the training loop move it to the GPU once and augment whole
+    batches there (``ssl_course.augment.BatchAugment``) instead of image by image in DataLoader workers.
+    """
+
+    def __init__(self, images, labels, classes: Sequence[str], name: str = "images",
+                 transform: Callable | None = None):
+        images = torch.as_tensor(images)
+        labels = torch.as_tensor(labels, dtype=torch.long)
+        if images.dtype != torch.uint8 or images.dim() != 4 or images.shape[1] != 3:
+            raise ValueError(f"images must be uint8 (N, 3, H, W), got {images.dtype} {tuple(images.shape)}")
+        if labels.shape != (images.shape[0],):
+            raise ValueError(f"labels must be ({images.shape[0]},), got {tuple(labels.shape)}")
+        self.images, self.labels, self.classes = images, labels, list(classes)
+        self.name, self.transform = name, transform
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def __getitem__(self, index):
+        image = self.images[index]
+        if self.transform is not None:
+            image = self.transform(image)
+        return image, int(self.labels[index])
+
+    @property
+    def image_size(self) -> int:
+        return self.images.shape[-1]
+
+    def subset(self, indices) -> "ImageDataset":
+        indices = torch.as_tensor(indices, dtype=torch.long)
+        return ImageDataset(self.images[indices], self.labels[indices], self.classes, self.name, self.transform)
+
+    def with_transform(self, transform: Callable | None) -> "ImageDataset":
+        return ImageDataset(self.images, self.labels, self.classes, self.name, transform)
+
+    def __repr__(self) -> str:
+        return (f"ImageDataset({self.name!r}, {len(self)} images of {tuple(self.images.shape[1:])}, "
+                f"{len(self.classes)} classes)")
+
+
+class TwoViews(Dataset):
+    """Wraps a dataset of (image, label) so that each item is (view1, view2, label): two independent draws of
+    ``transform`` applied to the same image, as SimCLR and MoCo need."""
+
+    def __init__(self, dataset: Dataset, transform: Callable):
+        self.dataset, self.transform = dataset, transform
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index):
+        image, label = self.dataset[index]
+        return self.transform(image), self.transform(image), label
+
+
+def stratified_split(labels, test_fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Deterministic split of indices into (train, test), keeping each class's share in both.
+
+    labels: (N,) ints. Returns two sorted index arrays whose union is 0..N-1.
+    """
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    train, test = [], []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        rng.shuffle(idx)
+        n_test = int(round(len(idx) * test_fraction))
+        test.append(idx[:n_test])
+        train.append(idx[n_test:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
+
+
+def label_subset(labels, fraction: float, seed: int = 0) -> np.ndarray:
+    """Indices of a class-balanced ``fraction`` of the labelled examples (at least one per class), sorted.
+
+    Used for label-efficiency curves (1% / 10% / 100% of labels). Deterministic given ``seed``.
+    """
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    keep = []
+    for c in np.unique(labels[labels != UNLABELED]):
+        idx = np.flatnonzero(labels == c)
+        rng.shuffle(idx)
+        keep.append(idx[: max(1, int(round(len(idx) * fraction)))])
+    return np.sort(np.concatenate(keep))

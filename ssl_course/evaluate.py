@@ -1,0 +1,198 @@
+"""How a representation is judged: features of a frozen encoder, kNN accuracy, a linear probe, label efficiency,
+and a t-SNE embedding for the eye."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import ImageDataset, label_subset
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """'auto' -> cuda if available, else mps, else cpu. A named device that is not there is a clear error."""
+    if str(device) == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was asked for, but PyTorch sees no CUDA GPU here; use --device cpu or auto")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("device 'mps' was asked for, but it is not available; use --device cpu or auto")
+    return device
+
+
+def pixels(dataset: ImageDataset) -> tuple[torch.Tensor, torch.Tensor]:
+    """The raw-pixel baseline: (N, 3*H*W) float32 in [0, 1] and labels (N,)."""
+    return dataset.images.flatten(1).float() / 255.0, dataset.labels.clone()
+
+
+@torch.no_grad()
+def extract_features(encoder: nn.Module, dataset: ImageDataset, batch_size: int = 512,
+                     device: str | torch.device = "auto") -> tuple[torch.Tensor, torch.Tensor]:
+    """Features of every image, with the encoder in eval mode (BatchNorm running statistics), no augmentation.
+
+    Returns (features (N, D) float32 on the CPU, labels (N,) int64). The encoder's train/eval mode is restored.
+    """
+    device = resolve_device(device)
+    was_training = encoder.training
+    encoder.eval()
+    feats = []
+    try:
+        for start in range(0, len(dataset), batch_size):
+            x = dataset.images[start:start + batch_size].to(device, non_blocking=True).float() / 255.0
+            feats.append(encoder(x).float().cpu())
+    finally:
+        encoder.train(was_training)
+    return torch.cat(feats), dataset.labels.clone()
+
+
+
+@torch.no_grad()
+def mean_cosine(model_a: nn.Module, model_b: nn.Module, images: torch.Tensor, batch_size: int = 512,
+                device: str | torch.device = "auto") -> float:
+    """Mean cosine similarity between two models' outputs for the same images, both in eval mode (their modes
+    are restored). images: (N, 3, H, W) uint8 (scaled to [0, 1]) or float; the models map them to (N, D)."""
+    device = resolve_device(device)
+    modes = (model_a.training, model_b.training)
+    model_a.eval()
+    model_b.eval()
+    total, count = 0.0, 0
+    try:
+        for start in range(0, len(images), batch_size):
+            x = images[start:start + batch_size].to(device)
+            x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+            cos = F.cosine_similarity(model_a(x).float(), model_b(x).float(), dim=1)  # (n,)
+            total, count = total + float(cos.sum()), count + len(cos)
+    finally:
+        model_a.train(modes[0])
+        model_b.train(modes[1])
+    return total / count
+
+
+def key_consistency(moco: nn.Module, images: torch.Tensor, **kwargs) -> float:
+    """How close MoCo's key encoder is to its query encoder: the mean cosine between
+    g_k(f_k(x)) and g_q(f_q(x)) for the same (un-augmented) images. 1.0 when the key encoder equals the query
+    encoder (momentum 0); it falls as the key encoder lags behind (high momentum, fast-changing query encoder)."""
+    return mean_cosine(nn.Sequential(moco.encoder_k, moco.projector_k), nn.Sequential(moco.encoder_q, moco.projector_q),
+                       images, **kwargs)
+
+
+@torch.no_grad()
+def extract_sequence_features(encoder: nn.Module, dataset, batch_size: int = 256,
+                              device: str | torch.device = "auto") -> tuple[torch.Tensor, torch.Tensor]:
+    """``extract_features`` for a ``SequenceDataset`` (signals (N, C, L) float, used as they are): the encoder in
+    eval mode on every signal. Returns (features (N, D) float32 on the CPU, labels (N,)); the mode is restored."""
+    device = resolve_device(device)
+    was_training = encoder.training
+    encoder.eval()
+    try:
+        feats = [encoder(dataset.signals[s:s + batch_size].to(device)).float().cpu()
+                 for s in range(0, len(dataset), batch_size)]
+    finally:
+        encoder.train(was_training)
+    return torch.cat(feats), dataset.labels.clone()
+
+
+@torch.no_grad()
+def knn_predict(train_features: torch.Tensor, train_labels: torch.Tensor, test_features: torch.Tensor,
+                k: int = 20, temperature: float = 0.07, num_classes: int | None = None,
+                chunk: int = 1024) -> torch.Tensor:
+    """Weighted kNN on cosine similarity (Wu et al. 2018, the monitor used by MoCo / SimCLR codebases):
+    each of the k nearest training features votes for its class with weight exp(sim / temperature).
+
+    train_features (N, D), train_labels (N,), test_features (M, D) -> predicted labels (M,).
+    """
+    num_classes = num_classes or int(train_labels.max()) + 1
+    k = min(k, len(train_features))
+    train = F.normalize(train_features.float(), dim=1)
+    preds = []
+    for start in range(0, len(test_features), chunk):
+        sim = F.normalize(test_features[start:start + chunk].float(), dim=1) @ train.T  # (m, N)
+        top_sim, top_idx = sim.topk(k, dim=1)
+        votes = torch.zeros(sim.shape[0], num_classes, device=sim.device)
+        votes.scatter_add_(1, train_labels[top_idx], torch.exp(top_sim / temperature))
+        preds.append(votes.argmax(1))
+    return torch.cat(preds)
+
+
+def knn_accuracy(train_features, train_labels, test_features, test_labels, k: int = 20,
+                 temperature: float = 0.07) -> float:
+    """Fraction of test features whose weighted-kNN prediction is right (see ``knn_predict``)."""
+    pred = knn_predict(train_features, train_labels, test_features, k, temperature,
+                       num_classes=int(max(train_labels.max(), test_labels.max())) + 1)
+    return float((pred == test_labels).float().mean())
+
+
+def linear_probe(train_features, train_labels, test_features, test_labels, weight_decay: float = 1e-4,
+                 max_iter: int = 200, device: str | torch.device = "auto") -> float:
+    """Accuracy of a multinomial logistic regression trained on frozen features.
+
+    Features are standardised with the training set's mean and std; the classifier is fitted full-batch with
+    L-BFGS (deterministic, no learning rate to tune) and an L2 penalty ``weight_decay``.
+    train_features (N, D), train_labels (N,), test_features (M, D), test_labels (M,) -> test accuracy in [0, 1].
+    """
+    device = resolve_device(device)
+    x_train, x_test = train_features.float().to(device), test_features.float().to(device)
+    y_train, y_test = train_labels.to(device), test_labels.to(device)
+    mean, std = x_train.mean(0), x_train.std(0).clamp_min(1e-6)
+    x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
+    num_classes = int(max(y_train.max(), y_test.max())) + 1
+    classifier = nn.Linear(x_train.shape[1], num_classes).to(device)
+    nn.init.zeros_(classifier.weight)
+    nn.init.zeros_(classifier.bias)
+    optimizer = torch.optim.LBFGS(classifier.parameters(), lr=1.0, max_iter=max_iter, history_size=20,
+                                  line_search_fn="strong_wolfe")
+
+    def closure():
+        optimizer.zero_grad()
+        loss = F.cross_entropy(classifier(x_train), y_train) + weight_decay * classifier.weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        optimizer.step(closure)
+    with torch.no_grad():
+        return float((classifier(x_test).argmax(1) == y_test).float().mean())
+
+
+def label_efficiency(train_features, train_labels, test_features, test_labels,
+                     fractions=(0.01, 0.1, 1.0), seed: int = 0, **probe_kwargs) -> dict[float, float]:
+    """Linear-probe accuracy when only a class-balanced fraction of the training labels is kept.
+    Returns {fraction: test accuracy}."""
+    results = {}
+    for fraction in fractions:
+        keep = torch.from_numpy(label_subset(train_labels.numpy(), fraction, seed))
+        results[fraction] = linear_probe(train_features[keep], train_labels[keep], test_features, test_labels,
+                                         **probe_kwargs)
+    return results
+
+
+def evaluate_features(train_features, train_labels, test_features, test_labels, k: int = 20) -> dict[str, float]:
+    """The two standard numbers for one representation: {"linear_probe": acc, "knn": acc}."""
+    return {"linear_probe": linear_probe(train_features, train_labels, test_features, test_labels),
+            "knn": knn_accuracy(train_features, train_labels, test_features, test_labels, k=k)}
+
+
+def tsne(features: torch.Tensor, perplexity: float = 30.0, seed: int = 0, max_points: int = 2000,
+         max_iter: int = 750):
+    """2-D t-SNE of (N, D) features. Uses at most ``max_points`` evenly spaced rows (t-SNE is O(N^2)).
+
+    Returns (embedding (M, 2) float32 ndarray, indices (M,) of the rows used).
+    """
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+
+    features = np.asarray(features, dtype=np.float32)
+    idx = np.linspace(0, len(features) - 1, min(max_points, len(features))).round().astype(int)
+    x = features[idx]
+    if x.shape[1] > 50:  # the usual PCA to 50 dimensions first: faster and less noisy
+        x = PCA(50, random_state=seed).fit_transform(x)
+    perplexity = min(perplexity, (len(x) - 1) / 3)
+    emb = TSNE(2, perplexity=perplexity, init="pca", learning_rate="auto", max_iter=max_iter,
+               random_state=seed).fit_transform(x)
+    return emb.astype(np.float32), idx

@@ -1,0 +1,152 @@
+"""Train-then-evaluate in one call: what the demo, the lectures' ablations and the benchmarks run.
+
+>>> result = run_experiment(ExperimentConfig(method="simclr", epochs=5, num_images=2000))
+>>> result.accuracy            # {"linear_probe": ..., "knn": ...}
+
+Lecture settings come from ``scale()``: a fast mode (SSL_COURSE_FAST=1, for CI and a first read), the default
+CPU mode, and a larger mode picked automatically when a GPU is present.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field, replace
+
+import torch
+
+from . import evaluate as ev
+from .augment import AugmentConfig, BatchAugment
+from .data import ImageDataset, load_dataset, make_photo_crops
+from .methods import Method, build_method
+from .models import SmallCNN, build_encoder
+from .train import History, TrainConfig, train
+
+
+def fast_mode() -> bool:
+    """True when SSL_COURSE_FAST is set to a true value (1, true, yes): notebooks shrink every run."""
+    return os.environ.get("SSL_COURSE_FAST", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def scale(fast, default, gpu=None):
+    """Pick a setting for the current mode: ``fast`` under SSL_COURSE_FAST, ``gpu`` when CUDA is available
+    (falls back to ``default``), else ``default``."""
+    if fast_mode():
+        return fast
+    if gpu is not None and torch.cuda.is_available():
+        return gpu
+    return default
+
+
+@dataclass
+class ExperimentConfig:
+    method: str = "simclr"
+    encoder: str = "small_cnn"
+    width: int = 32
+    dataset: str = "shapes"
+    num_images: int = 5000  # training images (shapes: generated; others: the first N)
+    num_test: int = 2000
+    epochs: int = 15
+    batch_size: int = 128
+    lr: float = 2e-3
+    optimizer: str = "adamw"
+    weight_decay: float = 5e-4
+    warmup_epochs: float | None = None  # None: min(1, epochs / 10)
+    temperature: float = 0.2
+    augment: AugmentConfig = field(default_factory=lambda: AugmentConfig.recipe("simclr").with_(crop_scale=(0.2, 1.0)))
+    method_kwargs: dict = field(default_factory=dict)
+    knn_every: int = 0
+    seed: int = 0
+    device: str = "auto"
+    progress: bool = True
+    compile: bool = False  # throughput options for GPU runs (see TrainConfig)
+    channels_last: bool = False
+    sync_bn: bool = False
+
+    def with_(self, **changes) -> "ExperimentConfig":
+        return replace(self, **changes)
+
+
+@dataclass
+class ExperimentResult:
+    config: ExperimentConfig
+    method: Method
+    history: History
+    accuracy: dict  # {"linear_probe": float, "knn": float} of the trained encoder
+    train_seconds: float
+    features: tuple  # (train_features (N, D), train_labels (N,), test_features (M, D), test_labels (M,))
+
+
+Splits = tuple  # (images to train on, labelled training images for the probes, labelled test images)
+
+
+def load_splits(config: ExperimentConfig) -> Splits:
+    """(train, labelled, test) for an experiment on an offline dataset; "shapes" and "photo_crops" are generated
+    with the config's sizes and seed. The self-supervised training set doubles as the probes' labelled set."""
+    if config.dataset == "shapes":
+        train_set = load_dataset("shapes", "train", num_images=config.num_images, seed=config.seed)
+        return train_set, train_set, load_dataset("shapes", "test", num_images=config.num_test, seed=config.seed)
+    if config.dataset == "photo_crops":
+        train_set = make_photo_crops(config.num_images, "train", seed=config.seed)
+        return train_set, train_set, make_photo_crops(config.num_test, "test", seed=config.seed)
+    train_set, test_set = load_dataset(config.dataset, "train"), load_dataset(config.dataset, "test")
+    train_set = train_set.subset(range(min(config.num_images, len(train_set))))
+    return train_set, train_set, test_set
+
+
+# methods that compare augmented views (they take the config's augmentation and temperature); the others make
+# their own inputs (rotations, tiles, masks, lightness) and ignore both
+CONTRASTIVE = ("simclr", "moco_v1", "moco_v2")
+# methods whose encoder reads one lightness channel
+GRAY_INPUT = ("colorization", "color_tracking")
+
+
+def build(config: ExperimentConfig, image_size: int) -> Method:
+    """The config's method around a fresh encoder (seeded by ``config.seed``, so two calls give the same weights).
+    Contrastive methods get ``BatchAugment(image_size, config.augment)`` and ``config.temperature``; colorization
+    and colour tracking get a one-channel SmallCNN."""
+    torch.manual_seed(config.seed)
+    if config.method in GRAY_INPUT:
+        if config.encoder != "small_cnn":
+            raise ValueError(f"{config.method} needs a one-channel encoder; only small_cnn has one")
+        encoder = SmallCNN(config.width, in_channels=1)
+    elif config.encoder == "small_cnn":
+        encoder = build_encoder(config.encoder, width=config.width)
+    else:
+        encoder = build_encoder(config.encoder)
+    kwargs = dict(config.method_kwargs)
+    if config.method in CONTRASTIVE:
+        kwargs = dict(augment=BatchAugment(image_size, config.augment), temperature=config.temperature, **kwargs)
+    return build_method(config.method, encoder, image_size=image_size, **kwargs)
+
+
+def features_of(encoder, labelled: ImageDataset, test: ImageDataset, device="auto") -> tuple:
+    """(train_features, train_labels, test_features, test_labels) of a frozen encoder."""
+    return (*ev.extract_features(encoder, labelled, device=device), *ev.extract_features(encoder, test, device=device))
+
+
+def run_experiment(config: ExperimentConfig, data: Splits | None = None,
+                   checkpoint: str | None = None) -> ExperimentResult:
+    """Build the method, train it, and evaluate its encoder (linear probe + kNN on the test split).
+    data: (train, labelled, test) from ``load_splits`` (made from the config when omitted)."""
+    train_set, labelled, test_set = data if data is not None else load_splits(config)
+    method = build(config, train_set.image_size)
+    warmup = config.warmup_epochs if config.warmup_epochs is not None else min(1.0, config.epochs / 10)
+    train_config = TrainConfig(epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
+                               optimizer=config.optimizer, weight_decay=config.weight_decay, warmup_epochs=warmup,
+                               device=config.device, seed=config.seed, checkpoint=checkpoint,
+                               knn_every=config.knn_every, progress=config.progress, compile=config.compile,
+                               channels_last=config.channels_last, sync_bn=config.sync_bn)
+    start = time.perf_counter()
+    history = train(method, train_set, train_config, knn_data=(labelled, test_set))
+    seconds = time.perf_counter() - start
+    features = features_of(method.encoder, labelled, test_set, config.device)
+    return ExperimentResult(config, method, history, ev.evaluate_features(*features), seconds, features)
+
+
+def baseline_features(config: ExperimentConfig, data: Splits | None = None) -> dict[str, tuple]:
+    """Features of the two baselines every method must beat: raw pixels, and the untrained encoder the
+    experiment starts from (same seed, same initial weights). {name: (train_f, train_y, test_f, test_y)}."""
+    _, labelled, test_set = data if data is not None else load_splits(config)
+    random_encoder = build(config, labelled.image_size).encoder
+    return {"raw pixels": (*ev.pixels(labelled), *ev.pixels(test_set)),
+            "random encoder": features_of(random_encoder, labelled, test_set, config.device)}

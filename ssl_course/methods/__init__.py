@@ -1,0 +1,42 @@
+"""Self-supervised methods, one file each. A method is an nn.Module with an ``encoder`` and ``loss(batch)``;
+``ssl_course.train`` trains any of them."""
+from .base import Method
+from .color_tracking import ColorTracker
+from .colorization import Colorization
+from .cpc import CPCImage, CPCSequence
+from .inpainting import ContextEncoder
+from .jigsaw import Jigsaw
+from .moco import MoCo
+from .relative_patch import RelativePatch
+from .rotation import RotNet
+from .simclr import SimCLR
+
+METHODS = ("simclr", "moco_v1", "moco_v2", "rotation", "relative_patch", "jigsaw", "inpainting", "colorization",
+           "cpc_image", "cpc_sequence", "color_tracking")
+
+
+def build_method(name: str, encoder, image_size: int = 32, **kwargs) -> Method:
+    """A method by name (see ``METHODS``) around ``encoder``; kwargs go to the method's constructor.
+
+    colorization and color_tracking need a one-channel encoder (e.g. ``SmallCNN(in_channels=1)``); cpc_image's
+    encoder is the patch encoder; cpc_sequence builds its own 1-D encoder (pass ``encoder=None``)."""
+    if name == "simclr":
+        return SimCLR(encoder, image_size=image_size, **kwargs)
+    if name == "moco_v1":
+        return MoCo.v1(encoder, image_size=image_size, **kwargs)
+    if name == "moco_v2":
+        return MoCo.v2(encoder, image_size=image_size, **kwargs)
+    image_methods = {"rotation": RotNet, "relative_patch": RelativePatch, "jigsaw": Jigsaw,
+                     "inpainting": ContextEncoder, "colorization": Colorization, "cpc_image": CPCImage,
+                     "color_tracking": ColorTracker}
+    if name in image_methods:
+        return image_methods[name](encoder, image_size=image_size, **kwargs)
+    if name == "cpc_sequence":
+        if encoder is not None:
+            raise ValueError("cpc_sequence builds its own 1-D encoder; pass encoder=None")
+        return CPCSequence(**kwargs)
+    raise ValueError(f"unknown method {name!r}; choose from {', '.join(METHODS)}")
+
+
+__all__ = ["METHODS", "Method", "MoCo", "SimCLR", "RotNet", "RelativePatch", "Jigsaw", "ContextEncoder",
+           "Colorization", "ColorTracker", "CPCImage", "CPCSequence", "build_method"]

@@ -1,0 +1,328 @@
+"""Every plot the course shows. Each function draws into a given matplotlib Axes (or makes a Figure) and returns
+it, so notebooks, the demo and the widgets share one implementation."""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+import torch
+
+
+def _plt():
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def to_display(image) -> np.ndarray:
+    """A (3, H, W) uint8 or float [0, 1] tensor/array -> (H, W, 3) float array for imshow."""
+    x = torch.as_tensor(image).detach().cpu()
+    x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+    return x.clamp(0, 1).permute(1, 2, 0).numpy()
+
+
+def image_grid(images, titles: Sequence[str] | None = None, ncols: int = 8, size: float = 1.3, suptitle=None):
+    """Show a batch of images (B, 3, H, W) in a grid; returns the Figure."""
+    plt = _plt()
+    n = len(images)
+    nrows = max(1, -(-n // ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size * 1.1), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(to_display(images[i]), interpolation="nearest")
+            if titles is not None:
+                ax.set_title(titles[i], fontsize=8)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def augmentation_pairs(images, augment, generator=None, num: int = 8, size: float = 1.3):
+    """Rows: the originals, view 1, view 2 (each view an independent draw of ``augment``). Returns the Figure."""
+    plt = _plt()
+    images = images[:num]
+    v1, v2 = augment(images, generator), augment(images, generator)
+    fig, axes = plt.subplots(3, len(images), figsize=(len(images) * size, 3 * size * 1.05), squeeze=False)
+    for col in range(len(images)):
+        for row, batch in enumerate((images, v1, v2)):
+            axes[row, col].imshow(to_display(batch[col]), interpolation="nearest")
+            axes[row, col].axis("off")
+    for row, name in enumerate(("original", "view 1", "view 2")):
+        axes[row, 0].set_title(name, fontsize=8, loc="left")
+    fig.tight_layout()
+    return fig
+
+
+def similarity_matrix(z1: torch.Tensor, z2: torch.Tensor, temperature: float | None = None, ax=None):
+    """The 2N x 2N cosine-similarity matrix of [z1; z2] that NT-Xent reads: the positives are the two
+    off-diagonals at distance N; the main diagonal (self-similarity) is what the loss masks out."""
+    plt = _plt()
+    z = torch.nn.functional.normalize(torch.cat([z1, z2]).detach().float().cpu(), dim=1)
+    sim = (z @ z.T).numpy()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.2, 3.6))
+    shown = sim / temperature if temperature else sim
+    im = ax.imshow(shown, cmap="viridis")
+    n = len(z1)
+    ax.axhline(n - 0.5, color="w", lw=0.8)
+    ax.axvline(n - 0.5, color="w", lw=0.8)
+    ax.set_title("cosine similarity" + (f" / t (t={temperature})" if temperature else "") + ", [z1; z2]")
+    ax.figure.colorbar(im, ax=ax, fraction=0.046)
+    return ax
+
+
+def tsne_scatter(embedding: np.ndarray, labels, class_names: Sequence[str] | None = None, ax=None,
+                 title: str = "t-SNE", legend: bool = True, s: float = 6):
+    """Scatter a 2-D embedding (M, 2) coloured by integer labels (M,)."""
+    plt = _plt()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 4.5))
+    labels = np.asarray(labels)
+    cmap = plt.get_cmap("tab10" if labels.max() < 10 else "tab20")
+    for c in np.unique(labels):
+        pts = embedding[labels == c]
+        name = class_names[c] if class_names is not None else str(c)
+        ax.scatter(pts[:, 0], pts[:, 1], s=s, color=cmap(int(c) % cmap.N), label=name)
+    ax.set_title(title)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if legend:
+        ax.legend(fontsize=7, markerscale=2, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    return ax
+
+
+def tsne_panels(panels: dict[str, tuple[np.ndarray, np.ndarray]], class_names=None, size: float = 4.0):
+    """Several t-SNE scatters side by side: {title: (embedding (M, 2), labels (M,))}. Returns the Figure."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(panels), figsize=(size * len(panels) + 1.2, size), squeeze=False)
+    for i, (ax, (title, (emb, labels))) in enumerate(zip(axes[0], panels.items())):
+        tsne_scatter(emb, labels, class_names, ax=ax, title=title, legend=i == len(panels) - 1)
+    fig.tight_layout()
+    return fig
+
+
+def training_curves(history, ax=None):
+    """Loss per step (and kNN accuracy per epoch on a twin axis when monitored) of a ``train.History``."""
+    plt = _plt()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 3.2))
+    ax.plot(history.step_losses, lw=0.8, color="tab:blue")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss", color="tab:blue")
+    knn = [(e["epoch"], e["knn_acc"]) for e in history.epochs if "knn_acc" in e]
+    if knn:
+        steps_per_epoch = len(history.step_losses) / max(1, history.epochs[-1]["epoch"])
+        ax2 = ax.twinx()
+        ax2.plot([ep * steps_per_epoch for ep, _ in knn], [a for _, a in knn], "o-", color="tab:orange")
+        ax2.set_ylabel("kNN accuracy", color="tab:orange")
+    return ax
+
+
+def accuracy_bars(results: dict[str, dict[str, float]], ax=None, title: str = ""):
+    """Grouped bars: {representation: {metric: accuracy}} (e.g. the demo's table)."""
+    plt = _plt()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 3.2))
+    names = list(results)
+    metrics = list(next(iter(results.values())))
+    width = 0.8 / len(metrics)
+    for j, metric in enumerate(metrics):
+        values = [results[n][metric] for n in names]
+        bars = ax.bar(np.arange(len(names)) + j * width, values, width, label=metric)
+        ax.bar_label(bars, fmt="%.2f", fontsize=7)
+    ax.set_xticks(np.arange(len(names)) + width * (len(metrics) - 1) / 2, names)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("accuracy")
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    return ax
+
+
+def sweep_plot(results: dict, xlabel: str, ax=None, ylabel: str = "accuracy", title: str = "", log: bool = False):
+    """Line plot of metrics against a swept setting: {setting: {metric: value}}, one line per metric.
+
+    Settings are placed at evenly spaced positions labelled with their values (momenta such as 0, 0.9, 0.99, 0.999
+    or queue sizes read better that way); ``log=True`` uses the values themselves on a log axis instead.
+    Every value is written next to its marker."""
+    plt = _plt()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 3.2))
+    settings = list(results)
+    xs = np.asarray(settings, dtype=float) if log else np.arange(len(settings))
+    metrics = list(dict.fromkeys(m for v in results.values() for m in v))
+    for metric in metrics:
+        ys = np.array([results[s].get(metric, np.nan) for s in settings], dtype=float)
+        ax.plot(xs, ys, "o-", label=metric)
+        for x, y in zip(xs, ys):
+            if np.isfinite(y):
+                ax.annotate(f"{y:.2f}", (x, y), textcoords="offset points", xytext=(0, 5), ha="center", fontsize=7)
+    if log:
+        ax.set_xscale("log")
+    else:
+        ax.set_xticks(xs, [str(s) for s in settings])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if len(metrics) > 1:
+        ax.legend(fontsize=8)
+    return ax
+
+
+def mi_estimates(true_mis, curves: dict, ax=None, title: str = "InfoNCE estimate vs true mutual information"):
+    """Estimate against truth for several batch sizes N ({N: [estimate per true MI]}), with each ceiling log N
+    dashed and the identity line dotted."""
+    plt = _plt()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 4))
+    true_mis = np.asarray(true_mis, dtype=float)
+    ax.plot(true_mis, true_mis, ":", color="k", label="true MI")
+    colors = plt.get_cmap("viridis")(np.linspace(0, 0.9, len(curves)))
+    for color, (n, values) in zip(colors, sorted(curves.items())):
+        ax.plot(true_mis, values, "o-", color=color, label=f"N = {n}")
+        ax.axhline(np.log(n), ls="--", lw=0.8, color=color)
+    ax.set_xlabel("true I(x; y) [nats]")
+    ax.set_ylabel("log N - L_InfoNCE [nats]")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    return ax
+
+
+# ---- the plots the lectures' knobs redraw (ssl_course.widgets); each also works on its own ---------------------
+
+def softmax_bars(probs, positive: int, ax=None, title: str = "", masked: int | None = None):
+    """Bar chart of one softmax row (the candidates' probabilities), the positive in orange, a masked candidate
+    (the anchor in NT-Xent) greyed out and marked."""
+    plt = _plt()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 3))
+    probs = np.asarray(torch.as_tensor(probs).detach().cpu(), dtype=float)
+    colors = ["tab:orange" if j == positive else "tab:blue" for j in range(len(probs))]
+    ax.bar(np.arange(len(probs)), probs, color=colors)
+    if masked is not None:
+        ax.text(masked, 0.02, "self\n(masked)", ha="center", fontsize=7, color="0.4")
+    ax.set_ylim(0, 1.05)
+    ax.set_xticks(np.arange(len(probs)))
+    ax.tick_params(labelsize=7)
+    ax.set_xlabel("candidate (orange: the positive)")
+    ax.set_ylabel("softmax probability")
+    ax.set_title(title, fontsize=10)
+    return ax
+
+
+def temperature_panel(probs_matrix, row_probs, positive: int, temperature: float, loss: float, masked=None):
+    """Two panels for the temperature knob: the whole softmax matrix (rows: queries) and one row as bars, with the
+    loss in the title. Returns the Figure."""
+    plt = _plt()
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(9, 3.3), gridspec_kw={"width_ratios": [1, 1.6]})
+    im = ax0.imshow(np.asarray(torch.as_tensor(probs_matrix)), cmap="viridis", vmin=0, vmax=1)
+    ax0.set_title(f"softmax(sim / t), t = {temperature:g}", fontsize=10)
+    ax0.set_xlabel("candidate")
+    ax0.set_ylabel("query")
+    fig.colorbar(im, ax=ax0, fraction=0.046)
+    softmax_bars(row_probs, positive, ax=ax1, masked=masked,
+                 title=f"one row; loss = {loss:.3f} (log N = {math.log(len(probs_matrix)):.2f})")
+    fig.tight_layout()
+    return fig
+
+
+def mi_ceiling(true_mis, estimates, batch_size: int, ax=None):
+    """One batch size's InfoNCE estimates against the true MI, with the identity line and the log N ceiling."""
+    plt = _plt()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 3.6))
+    true_mis = np.asarray(true_mis, dtype=float)
+    ax.plot(true_mis, true_mis, ":", color="k", label="true MI")
+    ax.plot(true_mis, estimates, "o-", color="tab:blue", label=f"estimate, N = {batch_size}")
+    ax.axhline(math.log(batch_size), ls="--", color="tab:red", label=f"log N = {math.log(batch_size):.2f}")
+    ax.set_ylim(0, max(true_mis.max(), math.log(batch_size)) * 1.08)
+    ax.set_xlabel("true I(x; y) [nats]")
+    ax.set_ylabel("log N - L_InfoNCE [nats]")
+    ax.legend(fontsize=8, loc="upper left")
+    ax.set_title("InfoNCE cannot certify more than log N", fontsize=10)
+    return ax
+
+
+def key_consistency_curve(result: dict, momentum: float, queue_size: int, ax=None):
+    """Mean cosine between a stored key and the current key encoder's key for the same input, by the key's age
+    (``interactive.key_consistency``)."""
+    plt = _plt()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 3.4))
+    ax.plot(result["age"], result["consistency"], "o-", ms=3)
+    ax.set_ylim(min(0.0, float(np.min(result["consistency"]))), 1.02)
+    ax.set_xlabel("age of the key in the queue [iterations]")
+    ax.set_ylabel("cosine(stored key, fresh key)")
+    ax.set_title(f"m = {momentum:g}, K = {queue_size}: mean consistency {result['mean']:.3f}", fontsize=10)
+    return ax
+
+
+def per_k_accuracy(accuracy, k: int | None = None, ax=None, title: str = "CPC: accuracy of predicting step k"):
+    """Bars of accuracy per prediction step ({k: accuracy} or a sequence for k = 1..K); ``k`` highlighted."""
+    plt = _plt()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.2))
+    items = sorted(accuracy.items()) if isinstance(accuracy, dict) else list(enumerate(accuracy, start=1))
+    ks, accs = [a for a, _ in items], [b for _, b in items]
+    ax.bar(ks, accs, color=["tab:orange" if kk == k else "tab:blue" for kk in ks])
+    ax.set_xticks(ks)
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("prediction step k")
+    ax.set_ylabel("accuracy")
+    ax.set_title(title, fontsize=10)
+    return ax
+
+
+def attention_overlay(image, attention_map, ax=None, title: str = "", alpha: float = 0.55):
+    """An image (3, H, W) with an attention map (h, w) in [0, 1] upsampled over it."""
+    plt = _plt()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(3, 3))
+    img = to_display(image)
+    ax.imshow(img, interpolation="nearest")
+    ax.imshow(np.asarray(attention_map), cmap="inferno", alpha=alpha, interpolation="bilinear",
+              extent=(-0.5, img.shape[1] - 0.5, img.shape[0] - 0.5, -0.5))
+    ax.axis("off")
+    ax.set_title(title, fontsize=9)
+    return ax
+
+
+def step_accuracy(curves: dict[str, Sequence[float]], chance: float | None = None, first_step: int = 1, ax=None,
+                  title: str = "CPC: prediction accuracy per step k"):
+    """CPC's accuracy of picking the true z_{t+k} for k = first_step, first_step + 1, ...: one line per model
+    ({name: [accuracy per k]}), chance (1 / candidates) dotted."""
+    plt = _plt()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.2))
+    for name, values in curves.items():
+        ax.plot(np.arange(first_step, first_step + len(values)), values, "o-", label=name)
+    if chance is not None:
+        ax.axhline(chance, ls=":", color="gray", label=f"chance (1/{round(1 / chance)})")
+    ax.set_xlabel("prediction step k")
+    ax.set_ylabel("accuracy")
+    ax.set_ylim(0, 1.05)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def label_efficiency(results: dict[str, dict[float, float]], ax=None,
+                     title: str = "linear probe with a fraction of the labels"):
+    """Label-efficiency curves: {representation: {fraction of labels: accuracy}} (from
+    ``evaluate.label_efficiency``), one line per representation on a log x axis labelled in percent."""
+    plt = _plt()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 3.5))
+    for name, curve in results.items():
+        fractions = sorted(curve)
+        ax.semilogx(fractions, [curve[f] for f in fractions], "o-", label=name)
+    every = sorted({f for curve in results.values() for f in curve})
+    ax.set_xticks(every, [f"{100 * f:g}%" for f in every])
+    ax.minorticks_off()
+    ax.set_xlabel("labelled training examples")
+    ax.set_ylabel("test accuracy")
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    return ax

@@ -1,0 +1,184 @@
+"""The training loop (learning, exact resume, checkpoints, the kNN monitor) and the evaluation protocols."""
+import numpy as np
+import pytest
+import torch
+
+from ssl_course.augment import simclr_transform
+from ssl_course.data import TwoViews, load_dataset
+from ssl_course.evaluate import (extract_features, knn_accuracy, label_efficiency, linear_probe, pixels,
+                                 resolve_device, tsne)
+from ssl_course.methods import MoCo, SimCLR
+from ssl_course.models import SmallCNN
+from ssl_course.train import TrainConfig, learning_rate, load_checkpoint, train
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return load_dataset("shapes", num_images=256, image_size=16)
+
+
+def _simclr():
+    torch.manual_seed(0)
+    return SimCLR(SmallCNN(8), projection_dim=16, hidden_dim=32, temperature=0.2, image_size=16)
+
+
+def _probe_loss(method, views):
+    """InfoNCE between the encoder's embeddings of two fixed views, in eval mode: lower = views better matched."""
+    from ssl_course.losses import info_nce
+
+    method.eval()
+    with torch.no_grad():
+        value = info_nce(method.encoder(views[0]), method.encoder(views[1]), temperature=0.2).item()
+    method.train()
+    return value
+
+
+def test_a_few_steps_lower_the_loss(tiny):
+    torch.manual_seed(0)
+    simclr = _simclr()
+    history = train(simclr, tiny, TrainConfig(epochs=6, batch_size=64, lr=3e-3, optimizer="adamw", progress=False))
+    first, last = np.mean(history.step_losses[:4]), np.mean(history.step_losses[-4:])
+    assert last < first - 0.05, (first, last)
+    assert len(history.epochs) == 6 and history.epochs[0]["images_per_s"] > 0
+    # MoCo's own loss can rise while the queue fills with harder negatives; check what it learns instead
+    moco = MoCo.v2(SmallCNN(8), image_size=16, dim=16, hidden_dim=32, queue_size=64, momentum=0.9)
+    gen = torch.Generator().manual_seed(1)
+    views = (moco.augment(tiny.images[:128], gen), moco.augment(tiny.images[:128], gen))
+    before = _probe_loss(moco, views)
+    train(moco, tiny, TrainConfig(epochs=6, batch_size=64, lr=3e-3, optimizer="adamw", progress=False))
+    assert _probe_loss(moco, views) < before - 0.05
+
+
+def test_interrupted_run_resumes_to_the_same_weights(tiny, tmp_path):
+    config = dict(epochs=3, batch_size=64, lr=0.05, progress=False)
+    straight = _simclr()
+    train(straight, tiny, TrainConfig(**config))
+
+    ckpt = tmp_path / "run.pt"
+    interrupted = _simclr()
+    train(interrupted, tiny, TrainConfig(**config, checkpoint=str(ckpt), max_steps=5))  # stops mid-epoch 2
+    assert load_checkpoint(ckpt)["global_step"] == 5
+    resumed = _simclr()  # a fresh process would build the method anew, then resume
+    history = train(resumed, tiny, TrainConfig(**config, checkpoint=str(ckpt)))
+    assert len(history.step_losses) == 12 and [e["epoch"] for e in history.epochs] == [1, 2, 3]
+    for (name, a), (_, b) in zip(straight.state_dict().items(), resumed.state_dict().items()):
+        assert torch.equal(a, b), name
+    assert not (tmp_path / "run.pt.tmp").exists()  # written atomically
+
+
+def test_moco_resume_restores_queue(tiny, tmp_path):
+    def make():
+        torch.manual_seed(0)
+        return MoCo.v2(SmallCNN(8), image_size=16, dim=16, hidden_dim=32, queue_size=128)
+    straight, resumed = make(), make()
+    cfg = dict(epochs=2, batch_size=64, lr=0.05, progress=False)
+    train(straight, tiny, TrainConfig(**cfg))
+    train(make(), tiny, TrainConfig(**cfg, checkpoint=str(tmp_path / "m.pt"), max_steps=3))
+    train(resumed, tiny, TrainConfig(**cfg, checkpoint=str(tmp_path / "m.pt")))
+    assert torch.equal(straight.queue, resumed.queue) and int(straight.queue_ptr) == int(resumed.queue_ptr)
+    assert torch.equal(straight.encoder_k.features[0][0].weight, resumed.encoder_k.features[0][0].weight)
+
+
+def test_knn_monitor_and_per_image_pipeline(tiny):
+    method = _simclr()
+    views = TwoViews(tiny.with_transform(None), simclr_transform(16))
+    history = train(method, views, TrainConfig(epochs=2, batch_size=64, progress=False, knn_every=1),
+                    knn_data=(tiny, tiny))
+    assert [("knn_acc" in e) for e in history.epochs] == [True, True]
+    assert 0 <= history.epochs[-1]["knn_acc"] <= 1
+
+
+def test_bad_configuration_is_reported(tiny):
+    with pytest.raises(ValueError, match="batch_size"):
+        train(_simclr(), tiny, TrainConfig(batch_size=1))
+    with pytest.raises(ValueError, match="optimizer"):
+        train(_simclr(), tiny, TrainConfig(optimizer="lamb"))
+    with pytest.raises(ValueError, match="fewer than one batch"):
+        train(_simclr(), tiny.subset(range(10)), TrainConfig(batch_size=64, progress=False))
+    with pytest.raises(ValueError, match="cuda"):
+        if torch.cuda.is_available():
+            raise ValueError("cuda is here; nothing to check")
+        resolve_device("cuda")
+
+
+def test_learning_rate_schedule():
+    cfg = TrainConfig(lr=1.0, warmup_epochs=1, schedule="cosine")
+    lrs = [learning_rate(cfg, s, 100, 10) for s in range(100)]
+    assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(lrs[9:], lrs[10:])) and lrs[-1] < 0.01
+
+
+def _clusters(n_per=40, d=8, seed=0):
+    """Four Gaussian clusters around fixed centres; ``seed`` only changes the points drawn around them."""
+    centers = np.random.default_rng(0).normal(0, 5, (4, d))
+    rng = np.random.default_rng(seed + 1)
+    x = np.concatenate([c + rng.normal(0, 1, (n_per, d)) for c in centers])
+    return torch.tensor(x, dtype=torch.float32), torch.tensor(np.repeat(np.arange(4), n_per))
+
+
+def test_knn_and_linear_probe_on_known_data():
+    x, y = _clusters()
+    xt, yt = _clusters(n_per=20, seed=1)
+    assert knn_accuracy(x, y, xt, yt, k=5) > 0.95
+    assert linear_probe(x, y, xt, yt) > 0.95
+    shuffled = y[torch.randperm(len(y), generator=torch.Generator().manual_seed(0))]
+    assert linear_probe(x, shuffled, xt, yt) < 0.6  # labels unrelated to the features: near chance
+    eff = label_efficiency(x, y, xt, yt, fractions=(0.05, 1.0))
+    assert set(eff) == {0.05, 1.0} and eff[1.0] >= eff[0.05] - 0.05
+
+
+def test_features_are_extracted_in_eval_mode(tiny):
+    enc = SmallCNN(8)
+    enc.train()
+    f1, labels = extract_features(enc, tiny)
+    f2, _ = extract_features(enc, tiny.subset(range(5)))
+    assert enc.training  # mode restored
+    assert f1.shape == (256, 32) and torch.equal(labels, tiny.labels)
+    assert torch.allclose(f1[:5], f2, atol=1e-5)  # eval mode: a feature does not depend on its batch
+    x, _ = pixels(tiny)
+    assert x.shape == (256, 3 * 16 * 16) and x.max() <= 1
+
+
+def test_tsne_embeds_clusters_apart():
+    x, y = _clusters(n_per=30)
+    emb, idx = tsne(x.numpy(), perplexity=10, max_points=100)
+    assert emb.shape == (len(idx), 2) and len(idx) == 100
+    labels = y.numpy()[idx]
+    centroid = np.stack([emb[labels == c].mean(0) for c in range(4)])
+    spread = np.mean([np.linalg.norm(emb[labels == c] - centroid[c], axis=1).mean() for c in range(4)])
+    gaps = [np.linalg.norm(centroid[a] - centroid[b]) for a in range(4) for b in range(a + 1, 4)]
+    assert min(gaps) > spread
+
+
+def test_mean_cosine_and_key_consistency(tiny):
+    from ssl_course.evaluate import key_consistency, mean_cosine
+    from ssl_course.losses import momentum_update_
+
+    torch.manual_seed(0)
+    moco = MoCo(SmallCNN(8), dim=16, hidden_dim=32, queue_size=64, image_size=16)
+    moco.train()
+    images = tiny.images[:40]
+    assert key_consistency(moco, images) == pytest.approx(1.0, abs=1e-5)  # the key encoder starts as a copy
+    assert moco.training and moco.encoder_k.training  # modes restored
+    with torch.no_grad():
+        for p in moco.query_parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    drifted = key_consistency(moco, images, batch_size=16)
+    # the same number computed by hand, in eval mode
+    moco.eval()
+    with torch.no_grad():
+        x = images.float() / 255
+        k = moco.projector_k(moco.encoder_k(x))
+        q = moco.projector_q(moco.encoder_q(x))
+        expected = torch.nn.functional.cosine_similarity(k, q).mean().item()
+    moco.train()
+    assert drifted == pytest.approx(expected, abs=1e-5) and drifted < 0.99
+    momentum_update_(moco.key_parameters(), moco.query_parameters(), 0.5)  # halfway back: closer
+    halfway = key_consistency(moco, images)
+    assert drifted < halfway < 1.0
+    momentum_update_(moco.key_parameters(), moco.query_parameters(), 0.0)  # momentum 0: the key encoder is a copy
+    assert key_consistency(moco, images) == pytest.approx(1.0, abs=1e-5)
+    flip = torch.nn.Linear(3 * 16 * 16, 4)
+    neg = torch.nn.Sequential(torch.nn.Flatten(), flip, torch.nn.Identity())
+    negated = torch.nn.Sequential(torch.nn.Flatten(), flip, type("Neg", (torch.nn.Module,), {"forward": lambda s, z: -z})())
+    assert mean_cosine(neg, negated, images) == pytest.approx(-1.0, abs=1e-5)

@@ -1,0 +1,27 @@
+"""Plots draw what they are given."""
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+
+from ssl_course import viz  # noqa: E402
+
+
+def test_sweep_plot_draws_one_line_per_metric_at_the_given_values():
+    results = {0.0: {"probe": 0.5, "knn": 0.4}, 0.9: {"probe": 0.6, "knn": 0.45}, 0.99: {"probe": 0.7}}
+    ax = viz.sweep_plot(results, "momentum")
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert set(lines) == {"probe", "knn"}
+    np.testing.assert_allclose(lines["probe"].get_ydata(), [0.5, 0.6, 0.7])
+    assert np.isnan(lines["knn"].get_ydata()[2])  # a missing metric is a gap, not a made-up value
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0.0", "0.9", "0.99"]
+    assert ax.get_xlabel() == "momentum"
+    assert sorted(t.get_text() for t in ax.texts) == sorted(["0.50", "0.60", "0.70", "0.40", "0.45"])
+
+
+def test_sweep_plot_log_axis_uses_the_values():
+    ax = viz.sweep_plot({16: {"acc": 0.2}, 256: {"acc": 0.3}, 4096: {"acc": 0.4}}, "queue size", log=True)
+    (line,) = ax.get_lines()
+    np.testing.assert_allclose(line.get_xdata(), [16, 256, 4096])
+    assert ax.get_xscale() == "log"
