@@ -87,6 +87,18 @@ def test_rotation_logits_and_initial_loss():
     assert abs(float(method.loss(_images())) - torch.log(torch.tensor(4.0))) < 0.5
 
 
+def test_rotation_optional_augment_is_applied_before_rotating():
+    from ssl_course.augment import AugmentConfig, BatchAugment
+
+    torch.manual_seed(0)
+    crops = BatchAugment(32, AugmentConfig.recipe("none").with_(crop_scale=(0.6, 1.0)))
+    method = build_method("rotation", SmallCNN(4), augment=crops)
+    assert method.augment is crops and _build("rotation").augment is None
+    g = torch.Generator().manual_seed(0)
+    loss = method.loss(_images(), g)
+    assert torch.isfinite(loss) and 0.0 <= method.last_accuracy <= 1.0
+
+
 def test_jigsaw_shuffle_uses_the_permutation_set():
     method = _build("jigsaw")
     assert min_hamming_distance(method.permutations) >= 6

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..augment import BatchAugment
 from ..models import mlp
 from ..pretext import as_float_images, rotate_batch
 from .base import Method
@@ -16,13 +17,17 @@ class RotNet(Method):
     (a linear layer with ``hidden_dim=0``, else an MLP with one hidden layer).
 
     ``loss`` rotates every image of the batch four times (a 4B batch, see ``rotate_batch``) and returns the
-    4-way cross-entropy. Images must be square. ``last_accuracy`` holds the rotation accuracy of the last batch.
+    4-way cross-entropy. Images must be square. ``augment``: an optional ``BatchAugment`` applied first (its output
+    size must be square). ``last_accuracy`` holds the rotation accuracy of the last batch.
     """
 
     num_classes = 4
 
-    def __init__(self, encoder: nn.Module, hidden_dim: int = 0, image_size: int = 32):
-        super().__init__(augment=None)  # the rotations are the task's only transformation, as in the paper
+    def __init__(self, encoder: nn.Module, hidden_dim: int = 0, image_size: int = 32,
+                 augment: BatchAugment | None = None):
+        # by default the rotations are the task's only transformation; ``augment`` (e.g. random resized crops, as
+        # the paper's training used) is applied to every image before its four rotations are made
+        super().__init__(augment=augment)
         self.encoder = encoder
         dims = [encoder.feature_dim] + ([hidden_dim] if hidden_dim else []) + [self.num_classes]
         self.head = mlp(dims)
@@ -34,6 +39,8 @@ class RotNet(Method):
 
     def loss(self, batch, generator=None) -> torch.Tensor:
         images = as_float_images(batch[0] if isinstance(batch, (tuple, list)) else batch)
+        if self.augment is not None:
+            images = self.augment(images, generator)
         rotated, labels = rotate_batch(images)  # (4B, 3, H, W), (4B,)
         logits = self(rotated).float()
         self.last_accuracy = float((logits.argmax(1) == labels).float().mean())
