@@ -9,8 +9,16 @@ grading/             student data: submitted/, autograded/, feedback/, gradebook
 SSL_COURSE_GRADING_ROOT moves the whole course directory elsewhere (the tests use a temporary one).
 """
 import os
+import sys
 
 c = get_config()  # noqa: F821 - provided by traitlets when nbgrader loads this file
+
+# nbgrader's gradebook shells out to the `alembic` command, which lives next to this interpreter. An instructor who
+# starts `.venv/bin/jupyter lab` (or `.venv/bin/nbgrader`) without activating the environment has no such directory
+# on PATH, and formgrader then fails with "No such file or directory: 'alembic'". Put it there for this process.
+_bin = os.path.dirname(sys.executable)
+if _bin not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = os.pathsep.join(p for p in (_bin, os.environ.get("PATH", "")) if p)
 
 ROOT = os.environ.get("SSL_COURSE_GRADING_ROOT") or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

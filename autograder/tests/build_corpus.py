@@ -270,7 +270,7 @@ ps1("attack_read_reference_from_disk.py", doc="hunts for the library's source on
         exec(source, ns)
         return ns["nt_xent"](z1, z2, temperature)
     raise RuntimeError("reference not found")
-'''}, status={"nt_xent": "crashed"})
+'''}, status={"nt_xent": "crashed|timeout"})  # finding nothing (crashed) or walking a big disk past the call limit
 ps1("attack_import_reference.py", doc="imports the reference implementation",
     extra_head="from ssl_course.losses import nt_xent as _reference_nt_xent\nfrom ssl_course import losses\n\n",
     replace={"nt_xent": "def nt_xent(z1, z2, temperature=0.5):\n    return _reference_nt_xent(z1, z2, temperature)\n",

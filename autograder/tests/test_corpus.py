@@ -36,8 +36,10 @@ def test_corpus_submission(graded, name):
     want = EXPECTED[name]
     report = reports[name]
     statuses = {f["name"]: f["status"] for f in report["functions"]}
-    expected_statuses = {fn: want["status"].get(fn, "passed") for fn in statuses}
-    assert statuses == expected_statuses, json.dumps(report["functions"], indent=1)
+    # "a|b": either outcome is right (e.g. a disk walk that finds nothing, or that runs past the call limit on a
+    # big filesystem): both score zero, which the score check below pins down
+    allowed = {fn: want["status"].get(fn, "passed").split("|") for fn in statuses}
+    assert all(statuses[fn] in allowed[fn] for fn in statuses), json.dumps(report["functions"], indent=1)
     assert report["score"] == want["score"]
     feedback = {f["name"]: f["feedback"] for f in report["functions"]}
     for fn, text in want["feedback"].items():

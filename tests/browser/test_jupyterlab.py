@@ -120,9 +120,10 @@ def lab(requirements, tmp_path_factory, artifacts):
         "SSL_COURSE_FAST": "1",
         "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p),
         "PYTHONUNBUFFERED": "1",
-        # nbgrader's gradebook runs the `alembic` command: the environment's bin/ must be on PATH even when
-        # pytest was started as .venv/bin/python without activating the environment
-        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+        # no .venv/bin on PATH, as for an instructor who runs .venv/bin/jupyter lab without activating the
+        # environment: autograder/nbgrader_config.py must find nbgrader's `alembic` command by itself
+        "PATH": os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep)
+                                if p and Path(p).resolve() != Path(sys.executable).parent.resolve()),
     })
     env.pop("SSL_COURSE_GRADING_ROOT", None)  # the copy's autograder/nbgrader_config.py puts grading/ in the copy
     log = open(artifacts / "jupyterlab.log", "w")
@@ -300,8 +301,10 @@ def test_lecture_runs_in_jupyterlab_and_its_widgets_react(page, lab, path):
             explorer.screenshot(path=str(ARTIFACTS / f"{path.stem}-widget{i}.png"))
             before = (image.get_attribute("src"), explorer.locator(".widget-html").last.inner_text())
             handle.focus()
+            # a control whose default is its last value moves left (noUiSlider keeps the position in aria-*)
+            at_end = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
             for _ in range(3):
-                handle.press("ArrowRight")
+                handle.press("ArrowLeft" if at_end else "ArrowRight")
             wait_for(lambda: (image.get_attribute("src"), explorer.locator(".widget-html").last.inner_text()) != before,
                      90, f"widget {i} of {path.name} to redraw after moving its slider")
             wait_for(lambda: kernel_status(page).endswith("| Idle"), 90, "the kernel to finish redrawing")
