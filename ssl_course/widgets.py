@@ -94,7 +94,11 @@ class Explorer(widgets.VBox):
         out = self.draw(**self.values)
         fig, text = out if isinstance(out, tuple) else (out, "")
         fig = getattr(fig, "figure", fig)  # an Axes -> its Figure
-        self.image.value = figure_png(fig, self.dpi)
+        png = figure_png(fig, self.dpi)
+        self.image.value = png
+        # the figure's own width (PNG header: IHDR width at bytes 16-20); without it JupyterLab's flex box stretches
+        # a small figure (a 3-inch attention map) to the whole output width
+        self.image.layout.width = f"{int.from_bytes(png[16:20], 'big')}px"
         self.text.value = text
         self.renders += 1
 
@@ -246,7 +250,7 @@ def cpc_explorer(accuracy_per_k, embeddings: dict | None = None, k: int = 1, cla
         viz.per_k_accuracy(accuracy_per_k, k, ax=axes[0, 0])
         if embeddings:
             emb, labels = embeddings[k]
-            viz.tsne_scatter(emb, labels, class_names, ax=axes[0, 1], title=f"t-SNE of the context, k = {k}")
+            viz.tsne_scatter(emb, labels, class_names, ax=axes[0, 1], title=f"t-SNE of the embeddings for step k = {k}")
         fig.tight_layout()
         acc = accuracy_per_k[k] if isinstance(accuracy_per_k, dict) else accuracy_per_k[k - 1]
         return fig, f"k = {k}: accuracy {float(acc):.3f}"

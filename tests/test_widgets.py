@@ -1,6 +1,7 @@
 """The lectures' knobs: the pure functions behind them (ssl_course.interactive, the plots in ssl_course.viz), and
 that every widget builder redraws its figure when a control moves."""
 import base64
+import io
 import math
 
 import matplotlib
@@ -136,6 +137,9 @@ def test_explorer_bundle_carries_a_static_png_of_its_state():
     bundle = e._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert base64.b64decode(bundle["image/png"]) == e.image.value
+    from PIL import Image
+
+    assert e.image.layout.width == f"{Image.open(io.BytesIO(e.image.value)).width}px"  # shown at its own size
 
 
 def test_temperature_explorer_redraws_and_reports_kernel_loss():
