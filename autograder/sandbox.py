@@ -106,12 +106,18 @@ class _PidsCgroup:
             pass
 
 
+def _stat_fields(pid) -> list[str]:
+    """/proc/PID/stat after the command name (which may hold spaces and parentheses): index 0 is field 3 (state),
+    1 the parent pid, 3 the session id, 19 the start time. Raises OSError when the process is gone."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        stat = f.read().decode(errors="replace")
+    return stat[stat.rfind(")") + 2:].split()
+
+
 def _start_time(pid: int) -> int | None:
-    """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat), or None if it is gone."""
+    """The process's start time in clock ticks since boot, or None if it is gone."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read().decode(errors="replace")
-        return int(stat[stat.rfind(")") + 2:].split()[19])
+        return int(_stat_fields(pid)[19])
     except (OSError, ValueError, IndexError):
         return None
 
@@ -128,9 +134,7 @@ def _descendants(root: int, root_start: int | None = None) -> list[int]:
         if not entry.isdigit():
             continue
         try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read().decode(errors="replace")
-            fields = stat[stat.rfind(")") + 2:].split()
+            fields = _stat_fields(entry)
             ppid, sid, start = int(fields[1]), int(fields[3]), int(fields[19])
         except (OSError, ValueError, IndexError):
             continue

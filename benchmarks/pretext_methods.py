@@ -61,10 +61,15 @@ from ssl_course.train import TrainConfig, train
 
 WIDTH = 16  # SmallCNN width: features of 4 * 16 = 64 dimensions
 
+# RotNet's pre-rotation augmentation: random resized crops only (no flips, no colour changes). BatchAugment holds
+# only its settings, so one instance serves every seed.
+ROTATION_CROPS = BatchAugment(32, AugmentConfig.recipe("none").with_(crop_scale=(0.6, 1.0),
+                                                                  crop_ratio=(3 / 4, 4 / 3)))
+
 # name[@variant] -> (dataset, input channels, method kwargs, training config). Variants (a name with "@") only run
 # when asked for with --only.
 IMAGE_SETUPS = {
-    "rotation": ("digits", 3, dict(hidden_dim=256, augment="crop"), dict(epochs=10, batch_size=64, lr=0.05)),
+    "rotation": ("digits", 3, dict(hidden_dim=256, augment=ROTATION_CROPS), dict(epochs=10, batch_size=64, lr=0.05)),
     "rotation@photo_crops": ("photo_crops", 3, dict(hidden_dim=256), dict(epochs=5, batch_size=64, lr=0.05)),
     "relative_patch": ("shapes", 3, dict(tile_resize=16), dict(epochs=4, batch_size=64, lr=0.05)),
     "relative_patch@digits": ("digits", 3, dict(tile_resize=16), dict(epochs=12, batch_size=64, lr=0.05)),
@@ -76,17 +81,6 @@ IMAGE_SETUPS = {
     "cpc_image@digits": ("digits", 3, dict(), dict(epochs=10, batch_size=64, lr=0.05)),
 }
 DEFAULT_IMAGE_METHODS = [name for name in IMAGE_SETUPS if "@" not in name]
-
-# RotNet's optional pre-rotation augmentation: random resized crops only (no flips, no colour changes)
-ROTATION_CROP_SCALE = (0.6, 1.0)
-
-
-def method_kwargs(kwargs: dict, image_size: int = 32) -> dict:
-    if kwargs.get("augment") == "crop":
-        config = AugmentConfig.recipe("none").with_(crop_scale=ROTATION_CROP_SCALE, crop_ratio=(3 / 4, 4 / 3))
-        kwargs = dict(kwargs, augment=BatchAugment(image_size, config))
-    return kwargs
-
 
 @functools.lru_cache(maxsize=None)
 def image_data(name: str):
@@ -105,7 +99,7 @@ def run_image_method(name: str, seed: int = 0) -> dict:
     data_name, channels, kwargs, cfg = IMAGE_SETUPS[name]
     train_set, test_set = image_data(data_name)
     torch.manual_seed(seed)
-    method = build_method(name.split("@")[0], SmallCNN(WIDTH, in_channels=channels), **method_kwargs(kwargs))
+    method = build_method(name.split("@")[0], SmallCNN(WIDTH, in_channels=channels), **kwargs)
     random_encoder = copy.deepcopy(method.encoder)  # same architecture and initial weights, never trained
     start = time.perf_counter()
     history = train(method, train_set, TrainConfig(device="cpu", seed=seed, progress=False, **cfg))
