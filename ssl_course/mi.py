@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .evaluate import resolve_device
 from .losses import info_nce, mi_lower_bound
 
 
@@ -48,13 +49,16 @@ def infonce_from_scores(scores: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(scores, torch.arange(len(scores), device=scores.device))
 
 
-def optimal_critic_estimate(mi: float, dim: int, batch_size: int, num_batches: int = 20, seed: int = 0) -> float:
-    """Mean InfoNCE estimate log N - L over ``num_batches`` batches of N = ``batch_size``, optimal critic."""
+def optimal_critic_estimate(mi: float, dim: int, batch_size: int, num_batches: int = 20, seed: int = 0,
+                            device="auto") -> float:
+    """Mean InfoNCE estimate log N - L over ``num_batches`` batches of N = ``batch_size``, optimal critic.
+    Samples are drawn on the CPU (the same numbers on every device), scored on ``device``."""
     g = torch.Generator().manual_seed(seed)
+    device = resolve_device(device)
     rho = rho_for_mi(mi, dim)
     values = []
     for _ in range(num_batches):
-        x, y = correlated_gaussians(batch_size, dim, rho, g)
+        x, y = (t.to(device) for t in correlated_gaussians(batch_size, dim, rho, g))
         values.append(mi_lower_bound(infonce_from_scores(optimal_critic_scores(x, y, rho)).item(), batch_size))
     return sum(values) / len(values)
 
@@ -72,16 +76,17 @@ class SeparableCritic(nn.Module):
 
 
 def learned_critic_estimate(mi: float, dim: int, batch_size: int, steps: int = 300, lr: float = 3e-3,
-                            seed: int = 0) -> float:
+                            seed: int = 0, device="auto") -> float:
     """Train a separable critic with InfoNCE (dot-product scores, temperature 1) on fresh batches, then return the
-    mean estimate log N - L over 20 held-out batches."""
+    mean estimate log N - L over 20 held-out batches. Trains on ``device`` ("auto": the GPU when there is one)."""
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
+    device = resolve_device(device)
     rho = rho_for_mi(mi, dim)
-    critic = SeparableCritic(dim)
+    critic = SeparableCritic(dim).to(device)
     opt = torch.optim.Adam(critic.parameters(), lr=lr)
     for _ in range(steps):
-        x, y = correlated_gaussians(batch_size, dim, rho, g)
+        x, y = (t.to(device) for t in correlated_gaussians(batch_size, dim, rho, g))
         loss = info_nce(critic.g(x), critic.h(y), temperature=1.0, similarity="dot")
         opt.zero_grad()
         loss.backward()
@@ -89,7 +94,7 @@ def learned_critic_estimate(mi: float, dim: int, batch_size: int, steps: int = 3
     with torch.no_grad():
         values = []
         for _ in range(20):
-            x, y = correlated_gaussians(batch_size, dim, rho, g)
+            x, y = (t.to(device) for t in correlated_gaussians(batch_size, dim, rho, g))
             values.append(mi_lower_bound(infonce_from_scores(critic(x, y)).item(), batch_size))
     return sum(values) / len(values)
 

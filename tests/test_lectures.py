@@ -69,3 +69,25 @@ def test_readme_links_every_lecture_in_order_with_colab():
     for p in LECTURES:
         assert colab_url(f"lectures/{p.name}") in readme
     assert set(re.findall(r"https://github\.com/[\w-]+/[\w-]+", readme)) == {REPO_URL}  # one repository address
+
+
+@pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.stem)
+def test_default_mode_scales_up_on_a_gpu(path):
+    code = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+    assert re.search(r"scale\([^()]*gpu=", code), f"{path.name} has no larger setting for a GPU (scale(..., gpu=...))"
+
+
+def test_scale_picks_the_gpu_setting_in_default_mode_on_cuda_only(monkeypatch):
+    import torch
+
+    from ssl_course.experiment import scale
+
+    monkeypatch.delenv("SSL_COURSE_FAST", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert scale(fast=1, default=2, gpu=3) == 3
+    assert scale(fast=1, default=2) == 2  # no GPU setting: the default one
+    monkeypatch.setenv("SSL_COURSE_FAST", "1")
+    assert scale(fast=1, default=2, gpu=3) == 1  # fast mode wins, also on a GPU
+    monkeypatch.delenv("SSL_COURSE_FAST")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert scale(fast=1, default=2, gpu=3) == 2
