@@ -3,6 +3,7 @@ it, so notebooks, the demo and the widgets share one implementation."""
 from __future__ import annotations
 
 import math
+import textwrap
 from typing import Sequence
 
 import numpy as np
@@ -122,18 +123,19 @@ def training_curves(history, ax=None):
 
 
 def accuracy_bars(results: dict[str, dict[str, float]], ax=None, title: str = ""):
-    """Grouped bars: {representation: {metric: accuracy}} (e.g. the demo's table)."""
+    """Grouped bars: {representation: {metric: accuracy}} (e.g. the demo's table). Long names are wrapped onto
+    several lines, and a new figure grows with the number of bars, so that the labels never overlap."""
     plt = _plt()
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5.5, 3.2))
     names = list(results)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(5.5, 1.4 * len(names)), 3.2))
     metrics = list(next(iter(results.values())))
     width = 0.8 / len(metrics)
     for j, metric in enumerate(metrics):
         values = [results[n][metric] for n in names]
         bars = ax.bar(np.arange(len(names)) + j * width, values, width, label=metric)
         ax.bar_label(bars, fmt="%.2f", fontsize=7)
-    ax.set_xticks(np.arange(len(names)) + width * (len(metrics) - 1) / 2, names)
+    ax.set_xticks(np.arange(len(names)) + width * (len(metrics) - 1) / 2, [textwrap.fill(n, 11) for n in names])
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("accuracy")
     ax.legend(fontsize=8)

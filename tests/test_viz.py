@@ -3,6 +3,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ssl_course import viz  # noqa: E402
@@ -25,3 +26,16 @@ def test_sweep_plot_log_axis_uses_the_values():
     (line,) = ax.get_lines()
     np.testing.assert_allclose(line.get_xdata(), [16, 256, 4096])
     assert ax.get_xscale() == "log"
+
+
+def test_accuracy_bars_wrap_long_names_so_labels_do_not_overlap():
+    results = {name: {"linear_probe": 0.5, "knn": 0.3} for name in
+               ("random encoder", "crop + colour", "crop only", "colour only", "crop (20-100 %) + colour")}
+    ax = viz.accuracy_bars(results)
+    fig = ax.figure
+    fig.canvas.draw()
+    labels = ax.get_xticklabels()
+    assert [label.get_text().replace("\n", " ") for label in labels] == list(results)
+    boxes = [label.get_window_extent() for label in labels]
+    assert all(a.x1 <= b.x0 for a, b in zip(boxes, boxes[1:])), "tick labels overlap"
+    plt.close(fig)
