@@ -29,11 +29,13 @@ def rho_for_mi(mi: float, dim: int) -> float:
     return math.sqrt(1.0 - math.exp(-2.0 * mi / dim))
 
 
-def correlated_gaussians(n: int, dim: int, rho: float, generator: torch.Generator | None = None):
-    """(x, y), each (n, dim): x ~ N(0, I), y = rho x + sqrt(1 - rho^2) eps; row i of x and y are a positive pair."""
+def correlated_gaussians(n: int, dim: int, rho: float, generator: torch.Generator | None = None, device=None):
+    """(x, y), each (n, dim): x ~ N(0, I), y = rho x + sqrt(1 - rho^2) eps; row i of x and y are a positive pair.
+    Drawn on the CPU (the same numbers on every device), then moved to ``device`` when one is given."""
     x = torch.randn(n, dim, generator=generator)
     eps = torch.randn(n, dim, generator=generator)
-    return x, rho * x + math.sqrt(1.0 - rho ** 2) * eps
+    y = rho * x + math.sqrt(1.0 - rho ** 2) * eps
+    return (x, y) if device is None else (x.to(device), y.to(device))
 
 
 def optimal_critic_scores(x: torch.Tensor, y: torch.Tensor, rho: float) -> torch.Tensor:
@@ -52,13 +54,13 @@ def infonce_from_scores(scores: torch.Tensor) -> torch.Tensor:
 def optimal_critic_estimate(mi: float, dim: int, batch_size: int, num_batches: int = 20, seed: int = 0,
                             device="auto") -> float:
     """Mean InfoNCE estimate log N - L over ``num_batches`` batches of N = ``batch_size``, optimal critic.
-    Samples are drawn on the CPU (the same numbers on every device), scored on ``device``."""
+    Scored on ``device``; the samples are the same on every device."""
     g = torch.Generator().manual_seed(seed)
     device = resolve_device(device)
     rho = rho_for_mi(mi, dim)
     values = []
     for _ in range(num_batches):
-        x, y = (t.to(device) for t in correlated_gaussians(batch_size, dim, rho, g))
+        x, y = correlated_gaussians(batch_size, dim, rho, g, device)
         values.append(mi_lower_bound(infonce_from_scores(optimal_critic_scores(x, y, rho)).item(), batch_size))
     return sum(values) / len(values)
 
@@ -86,7 +88,7 @@ def learned_critic_estimate(mi: float, dim: int, batch_size: int, steps: int = 3
     critic = SeparableCritic(dim).to(device)
     opt = torch.optim.Adam(critic.parameters(), lr=lr)
     for _ in range(steps):
-        x, y = (t.to(device) for t in correlated_gaussians(batch_size, dim, rho, g))
+        x, y = correlated_gaussians(batch_size, dim, rho, g, device)
         loss = info_nce(critic.g(x), critic.h(y), temperature=1.0, similarity="dot")
         opt.zero_grad()
         loss.backward()
@@ -94,7 +96,7 @@ def learned_critic_estimate(mi: float, dim: int, batch_size: int, steps: int = 3
     with torch.no_grad():
         values = []
         for _ in range(20):
-            x, y = (t.to(device) for t in correlated_gaussians(batch_size, dim, rho, g))
+            x, y = correlated_gaussians(batch_size, dim, rho, g, device)
             values.append(mi_lower_bound(infonce_from_scores(critic(x, y)).item(), batch_size))
     return sum(values) / len(values)
 

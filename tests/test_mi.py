@@ -56,3 +56,9 @@ def test_learned_critic_learns_but_stays_below_both_the_truth_and_log_n():
     trained = mi.learned_critic_estimate(2.0, dim=10, batch_size=64, steps=150, device="cpu")
     assert untrained < 0.5
     assert 1.2 < trained <= min(math.log(64), 2.0 + 0.15)
+
+
+def test_samples_do_not_depend_on_the_device_argument():
+    plain = mi.correlated_gaussians(8, 3, 0.5, torch.Generator().manual_seed(3))
+    moved = mi.correlated_gaussians(8, 3, 0.5, torch.Generator().manual_seed(3), device="cpu")
+    assert all(torch.equal(a, b) for a, b in zip(plain, moved))
