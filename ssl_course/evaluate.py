@@ -120,6 +120,14 @@ def knn_predict(train_features: torch.Tensor, train_labels: torch.Tensor, test_f
     return torch.cat(preds)
 
 
+@torch.no_grad()
+def nearest_neighbours(query_features: torch.Tensor, gallery_features: torch.Tensor, k: int = 5) -> torch.Tensor:
+    """Indices (Q, k) of each query's k most cosine-similar gallery rows, nearest first.
+    query_features (Q, D), gallery_features (N, D)."""
+    sim = F.normalize(query_features.float(), dim=1) @ F.normalize(gallery_features.float(), dim=1).T  # (Q, N)
+    return sim.topk(min(k, sim.shape[1]), dim=1).indices
+
+
 def knn_accuracy(train_features, train_labels, test_features, test_labels, k: int = 20,
                  temperature: float = 0.07) -> float:
     """Fraction of test features whose weighted-kNN prediction is right (see ``knn_predict``)."""
@@ -196,3 +204,44 @@ def tsne(features: torch.Tensor, perplexity: float = 30.0, seed: int = 0, max_po
     emb = TSNE(2, perplexity=perplexity, init="pca", learning_rate="auto", max_iter=max_iter,
                random_state=seed).fit_transform(x)
     return emb.astype(np.float32), idx
+
+
+def ridge_r2(train_features, train_targets, test_features, test_targets, alpha: float = 1e-2) -> float:
+    """How much of a continuous target a linear map of the features explains: ridge regression (closed form,
+    features standardised with the training set's statistics, penalty ``alpha`` per training example) fitted on
+    the training set, then the test set's R^2 = 1 - SSE / SST, averaged over the target's columns.
+
+    train_features (N, D), train_targets (N,) or (N, k), test_features (M, D), test_targets (M,) or (M, k).
+    1 means perfectly decodable; about 0 (it can be negative) means a linear read-out does no better than the mean.
+    """
+    x_train, x_test = (torch.as_tensor(f, dtype=torch.float64) for f in (train_features, test_features))
+    y_train, y_test = (torch.as_tensor(np.asarray(t), dtype=torch.float64).reshape(len(f), -1)
+                       for t, f in ((train_targets, x_train), (test_targets, x_test)))
+    mean, std = x_train.mean(0), x_train.std(0).clamp_min(1e-6)
+    x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
+    y_mean = y_train.mean(0)
+    gram = x_train.T @ x_train + alpha * len(x_train) * torch.eye(x_train.shape[1], dtype=torch.float64)
+    weights = torch.linalg.solve(gram, x_train.T @ (y_train - y_mean))  # (D, k)
+    prediction = x_test @ weights + y_mean
+    sse = ((y_test - prediction) ** 2).sum(0)
+    sst = ((y_test - y_test.mean(0)) ** 2).sum(0).clamp_min(1e-12)
+    return float((1 - sse / sst).mean())
+
+
+def decode_factors(train_features, train_factors: dict, test_features, test_factors: dict,
+                   categorical=("shape", "polarity")) -> dict[str, float]:
+    """Which generative factors a representation keeps, read out linearly: for a categorical factor the linear
+    probe's test accuracy, for a continuous one the ridge regression's test R^2 (``ridge_r2``).
+
+    train_features (N, D), test_features (M, D); *_factors: {name: (N,) / (M,) or (N, k) / (M, k) arrays}, e.g.
+    ``ImageDataset.factors`` of the ``shapes`` splits. Returns {factor name: score}, in the factors' order.
+    """
+    scores = {}
+    for name, train_values in train_factors.items():
+        if name in categorical:
+            scores[name] = linear_probe(train_features, torch.as_tensor(np.asarray(train_values), dtype=torch.long),
+                                        test_features, torch.as_tensor(np.asarray(test_factors[name]),
+                                                                       dtype=torch.long))
+        else:
+            scores[name] = ridge_r2(train_features, train_values, test_features, test_factors[name])
+    return scores

@@ -150,3 +150,69 @@ def baseline_features(config: ExperimentConfig, data: Splits | None = None) -> d
     random_encoder = build(config, labelled.image_size).encoder
     return {"raw pixels": (*ev.pixels(labelled), *ev.pixels(test_set)),
             "random encoder": features_of(random_encoder, labelled, test_set, config.device)}
+
+
+@dataclass
+class SupervisedResult:
+    method: "Supervised"  # the trained encoder + classifier
+    labelled_images: int  # how many labelled training images it saw
+    test_accuracy: float  # its own classifier on the test split (end to end: the fine-tuning / scratch number)
+    features: tuple  # frozen features (train_f, train_y, test_f, test_y) of its encoder, like ExperimentResult's
+    train_seconds: float
+
+
+def run_supervised(config: ExperimentConfig, data: Splits, fraction: float = 1.0, encoder=None,
+                   steps: int | None = None, lr: float | None = None) -> SupervisedResult:
+    """The same encoder trained with labels on a class-balanced ``fraction`` of the labelled training split.
+
+    encoder None: from scratch, starting from the config's random initial weights (the ones the self-supervised
+    runs start from); an encoder: fine-tuned, on a copy (the given one is left untouched). ``steps``: optimiser
+    steps (default: as many as the config's epochs over the full training split, so every fraction gets the same
+    number of updates); the batch is the config's, or every kept image when fewer. ``lr``: default the config's.
+    """
+    import copy
+
+    from .data import label_subset
+    from .methods import Supervised
+
+    _, labelled, test_set = data
+    keep = label_subset(labelled.labels.numpy(), fraction, seed=config.seed)
+    subset = labelled.subset(keep)
+    if encoder is None:
+        encoder = build(config.with_(method="simclr"), labelled.image_size).encoder  # the seed's initial weights
+    else:
+        encoder = copy.deepcopy(encoder)
+    torch.manual_seed(config.seed)
+    method = Supervised(encoder, len(labelled.classes), image_size=labelled.image_size)
+    batch_size = min(config.batch_size, len(subset))
+    steps = steps if steps is not None else config.epochs * (len(labelled) // config.batch_size)
+    steps_per_epoch = len(subset) // batch_size
+    train_config = TrainConfig(epochs=-(-steps // steps_per_epoch), batch_size=batch_size, lr=lr or config.lr,
+                               optimizer=config.optimizer, weight_decay=config.weight_decay,
+                               warmup_epochs=0.0, max_steps=steps, device=config.device, seed=config.seed,
+                               progress=config.progress)
+    start = time.perf_counter()
+    train(method, subset, train_config)
+    seconds = time.perf_counter() - start
+    method.cpu()
+    features = features_of(method.encoder, labelled, test_set, "cpu")
+    return SupervisedResult(method, len(subset), method.accuracy(test_set.images, test_set.labels), features, seconds)
+
+
+LABEL_FRACTIONS = (0.01, 0.1, 1.0)  # the label-efficiency protocol's fractions of the labelled training split
+
+
+def label_efficiency_comparison(config: ExperimentConfig, data: Splits, encoder, fractions=LABEL_FRACTIONS,
+                                steps: int | None = None, finetune_lr: float | None = None,
+                                ssl_name: str = "self-supervised") -> dict[str, dict[float, float]]:
+    """The payoff of self-supervision, measured: test accuracy with a class-balanced fraction of the labels for
+    (a) the self-supervised ``encoder`` frozen + a linear probe, (b) the same encoder fine-tuned end to end,
+    (c) the same network trained from scratch on those labels (``run_supervised``). Every entry uses exactly the
+    same labelled images (``label_subset`` with the config's seed). Returns {row name: {fraction: accuracy}}."""
+    frozen = features_of(encoder, *data[1:], "cpu")
+    rows = {f"{ssl_name} + linear probe": ev.label_efficiency(*frozen, fractions=fractions, seed=config.seed)}
+    rows[f"{ssl_name}, fine-tuned"] = {f: run_supervised(config, data, f, encoder=encoder, steps=steps,
+                                                         lr=finetune_lr).test_accuracy for f in fractions}
+    rows["supervised from scratch"] = {f: run_supervised(config, data, f, steps=steps).test_accuracy
+                                       for f in fractions}
+    return rows

@@ -142,8 +142,9 @@ class _Batches:
     Every rank draws the same permutation and takes its slice of each global batch (``distributed.shard``)."""
 
     def __init__(self, dataset: Dataset, config: TrainConfig, device: torch.device,
-                 context: distributed.Context | None = None):
+                 context: distributed.Context | None = None, with_labels: bool = False):
         self.dataset, self.config, self.device = dataset, config, device
+        self.with_labels = with_labels  # in-memory path: yield (images, labels) for a method that uses labels
         self.context = context or distributed.Context(device=device)
         self.in_memory = isinstance(dataset, ImageDataset) and dataset.transform is None
         if self.in_memory:
@@ -152,6 +153,7 @@ class _Batches:
             self.on_device = _fits_on_device(dataset.images, device)
             self.images = dataset.images.to(device) if self.on_device else \
                 (dataset.images.pin_memory() if device.type == "cuda" else dataset.images)
+            self.labels = dataset.labels.to(self.images.device)
         if config.batch_size % self.context.world_size:
             raise ValueError(f"batch_size {config.batch_size} (the global batch) must be a multiple of the "
                              f"{self.context.world_size} processes")
@@ -166,8 +168,9 @@ class _Batches:
         if self.in_memory:
             order = order.to(self.images.device)
             for step in range(skip, self.steps_per_epoch):
-                batch = self.images[distributed.shard(order[step * bs:(step + 1) * bs], rank, world)]
-                yield batch if self.on_device else batch.to(self.device, non_blocking=True)
+                index = distributed.shard(order[step * bs:(step + 1) * bs], rank, world)
+                batch = self.images[index] if self.on_device else self.images[index].to(self.device, non_blocking=True)
+                yield (batch, self.labels[index].to(self.device)) if self.with_labels else batch
             return
         indices = torch.cat([distributed.shard(order[step * bs:(step + 1) * bs], rank, world)
                              for step in range(skip, self.steps_per_epoch)]).tolist()
@@ -199,7 +202,7 @@ def train(method: Method, dataset: Dataset, config: TrainConfig | None = None,
     method.to(device)
     if config.channels_last:
         method.to(memory_format=torch.channels_last)
-    batches = _Batches(dataset, config, device, context)
+    batches = _Batches(dataset, config, device, context, with_labels=getattr(method, "uses_labels", False))
     steps_per_epoch = batches.steps_per_epoch
     total_steps = steps_per_epoch * config.epochs
     if config.compile:

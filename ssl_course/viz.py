@@ -328,3 +328,41 @@ def label_efficiency(results: dict[str, dict[float, float]], ax=None,
     ax.set_title(title)
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     return ax
+
+
+def nearest_neighbours(query_images, gallery_images, neighbours: dict[str, np.ndarray], query_labels=None,
+                       gallery_labels=None, size: float = 1.0):
+    """Retrieval by representation: for each query image, its top-k gallery images under each representation.
+
+    query_images (Q, 3, H, W), gallery_images (N, 3, H, W) (uint8 or float in [0, 1]);
+    neighbours: {representation name: (Q, k) gallery indices, nearest first} (``evaluate.nearest_neighbours``);
+    with labels, a neighbour of the query's class is framed green, another class red. One row per
+    (query, representation); returns the Figure.
+    """
+    plt = _plt()
+    names = list(neighbours)
+    num_queries, k = np.asarray(neighbours[names[0]]).shape
+    rows = num_queries * len(names)
+    fig, axes = plt.subplots(rows, k + 1, figsize=((k + 1) * size + 1.6, rows * size * 1.05), squeeze=False)
+    for q in range(num_queries):
+        for r, name in enumerate(names):
+            row = axes[q * len(names) + r]
+            row[0].imshow(to_display(query_images[q]), interpolation="nearest")
+            row[0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
+            for j, index in enumerate(np.asarray(neighbours[name])[q]):
+                ax = row[j + 1]
+                ax.imshow(to_display(gallery_images[int(index)]), interpolation="nearest")
+                if query_labels is not None and gallery_labels is not None:
+                    same = int(gallery_labels[int(index)]) == int(query_labels[q])
+                    for spine in ax.spines.values():
+                        spine.set_edgecolor("tab:green" if same else "tab:red")
+                        spine.set_linewidth(2.5)
+            for ax in row:
+                ax.set_xticks([])
+                ax.set_yticks([])
+            if r == 0:
+                row[0].set_title("query", fontsize=8)
+    for j in range(k):
+        axes[0, j + 1].set_title(f"#{j + 1}", fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -36,8 +36,9 @@ def load_dataset(name: str, split: str = "train", *, root=None, download: bool =
         if split not in SHAPES_SIZES:
             raise ValueError(f"shapes split must be 'train' or 'test', got {split!r}")
         n = num_images if num_images is not None else SHAPES_SIZES[split]
-        images, labels = make_shapes(n, image_size or 32, seed=[seed, 0 if split == "train" else 1])
-        return ImageDataset(images, labels, SHAPE_CLASSES, f"shapes-{split}")
+        images, labels, factors = make_shapes(n, image_size or 32, seed=[seed, 0 if split == "train" else 1],
+                                              return_factors=True)
+        return ImageDataset(images, labels, SHAPE_CLASSES, f"shapes-{split}", factors=factors)
     if name == "digits":
         return load_digits(split, image_size or 32)
     if name == "photos":

@@ -21,6 +21,8 @@ class ImageDataset(Dataset):
     labels:  int64 (N,), class indices, or -1 (``UNLABELED``) for images without a class
     classes: class names, ``classes[labels[i]]``
     transform: optional per-image callable applied in ``__getitem__`` (a torchvision.transforms.v2 pipeline)
+    factors: optional {name: (N,) or (N, k) array} of what generated each image, for datasets that know it
+             ("shapes": shape, colour, position, ...; see ``ssl_course.data.shapes``)
 
     ``dataset[i]`` returns (image, label); image is the uint8 (3, H, W) tensor, or ``transform(image)``.
     Holding the whole set as one tensor lets the training loop move it to the GPU once and augment whole
@@ -28,7 +30,7 @@ class ImageDataset(Dataset):
     """
 
     def __init__(self, images, labels, classes: Sequence[str], name: str = "images",
-                 transform: Callable | None = None):
+                 transform: Callable | None = None, factors: dict | None = None):
         images = torch.as_tensor(images)
         labels = torch.as_tensor(labels, dtype=torch.long)
         if images.dtype != torch.uint8 or images.dim() != 4 or images.shape[1] != 3:
@@ -37,6 +39,9 @@ class ImageDataset(Dataset):
             raise ValueError(f"labels must be ({images.shape[0]},), got {tuple(labels.shape)}")
         self.images, self.labels, self.classes = images, labels, list(classes)
         self.name, self.transform = name, transform
+        self.factors = {k: np.asarray(v) for k, v in factors.items()} if factors is not None else None
+        if self.factors and any(len(v) != len(labels) for v in self.factors.values()):
+            raise ValueError(f"every factor must have {len(labels)} rows")
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -53,10 +58,12 @@ class ImageDataset(Dataset):
 
     def subset(self, indices) -> "ImageDataset":
         indices = torch.as_tensor(indices, dtype=torch.long)
-        return ImageDataset(self.images[indices], self.labels[indices], self.classes, self.name, self.transform)
+        factors = {k: v[indices.numpy()] for k, v in self.factors.items()} if self.factors is not None else None
+        return ImageDataset(self.images[indices], self.labels[indices], self.classes, self.name, self.transform,
+                            factors)
 
     def with_transform(self, transform: Callable | None) -> "ImageDataset":
-        return ImageDataset(self.images, self.labels, self.classes, self.name, transform)
+        return ImageDataset(self.images, self.labels, self.classes, self.name, transform, self.factors)
 
     def __repr__(self) -> str:
         return (f"ImageDataset({self.name!r}, {len(self)} images of {tuple(self.images.shape[1:])}, "

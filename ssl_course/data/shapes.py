@@ -69,22 +69,32 @@ def _random_colors(rng: np.random.Generator, n: int, value_range=(0.35, 1.0)) ->
 
 def _contrasting_colors(rng: np.random.Generator, n: int):
     """Foreground and two background colours per image, with the shape always brighter or always darker than
-    the whole background, so the shape is visible whatever its hue."""
+    the whole background, so the shape is visible whatever its hue. Returns (fg, bg1, bg2, bright_shape)."""
     bright_shape = rng.random(n) < 0.5
     light, dark = (0.7, 1.0), (0.1, 0.4)
     fg = np.where(bright_shape[:, None], _random_colors(rng, n, light), _random_colors(rng, n, dark))
     bg1 = np.where(bright_shape[:, None], _random_colors(rng, n, dark), _random_colors(rng, n, light))
     bg2 = np.where(bright_shape[:, None], _random_colors(rng, n, dark), _random_colors(rng, n, light))
-    return fg, bg1, bg2
+    return fg, bg1, bg2, bright_shape
 
 
 _CHUNK = 2048  # images rendered at once: bounds memory; fixed, because the noise is seeded per chunk
 
 
-def make_shapes(num_images: int, image_size: int = 32, seed: int = 0):
+# the generative factors ``make_shapes(..., return_factors=True)`` reports, each an (N,) or (N, k) array:
+#   categorical: shape (the class), polarity (1: a bright shape on a dark background, 0: the reverse)
+#   continuous: the shape's colour (R, G, B), the background's mean colour (R, G, B), x and y position, scale,
+#   rotation (cos and sin of the angle), the stripes' direction (cos and sin of twice the angle: a direction
+#   modulo 180 degrees) and frequency
+CATEGORICAL_FACTORS = ("shape", "polarity")
+
+
+def make_shapes(num_images: int, image_size: int = 32, seed: int = 0, return_factors: bool = False):
     """Render ``num_images`` images.
 
-    Returns (images, labels): images uint8 (N, 3, H, W) with H = W = image_size, labels int64 (N,) in 0..9.
+    Returns (images, labels): images uint8 (N, 3, H, W) with H = W = image_size, labels int64 (N,) in 0..9;
+    with ``return_factors`` also a dict {factor name: (N,) or (N, k) float/int array} of what generated each image
+    (see ``CATEGORICAL_FACTORS`` and the comment above it), drawn from the same random stream (same images).
     Deterministic: the same (num_images, image_size, seed) give the same bytes.
     """
     if num_images < 1:
@@ -94,7 +104,7 @@ def make_shapes(num_images: int, image_size: int = 32, seed: int = 0):
     rng = np.random.default_rng(seed)
     n = num_images
     labels = rng.integers(0, len(SHAPE_CLASSES), n)
-    fg, bg1, bg2 = _contrasting_colors(rng, n)
+    fg, bg1, bg2, bright_shape = _contrasting_colors(rng, n)
     params = dict(
         cx=rng.uniform(-0.3, 0.3, n), cy=rng.uniform(-0.3, 0.3, n), scale=rng.uniform(0.5, 0.75, n),
         theta=rng.uniform(0, 2 * np.pi, n), fg=fg, bg1=bg1, bg2=bg2, stripe_angle=rng.uniform(0, np.pi, n), stripe_freq=rng.uniform(2, 7, n),
@@ -127,4 +137,15 @@ def make_shapes(num_images: int, image_size: int = 32, seed: int = 0):
         img = np.where(mask[..., None], p["fg"][:, None, None, :], bg)
         img += np.random.default_rng([noise_seed, start]).normal(0, 0.04, img.shape)
         images[sl] = np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8)
-    return images.transpose(0, 3, 1, 2).copy(), labels.astype(np.int64)
+    images, labels = images.transpose(0, 3, 1, 2).copy(), labels.astype(np.int64)
+    if not return_factors:
+        return images, labels
+    angle, stripes = params["theta"], 2 * params["stripe_angle"]
+    factors = {
+        "shape": labels, "polarity": bright_shape.astype(np.int64),
+        "shape colour": fg, "background colour": (bg1 + bg2) / 2,
+        "position": np.stack([params["cx"], params["cy"]], 1), "scale": params["scale"],
+        "rotation": np.stack([np.cos(angle), np.sin(angle)], 1),
+        "stripe direction": np.stack([np.cos(stripes), np.sin(stripes)], 1), "stripe frequency": params["stripe_freq"],
+    }
+    return images, labels, factors

@@ -10,6 +10,7 @@ from .moco import MoCo
 from .relative_patch import RelativePatch
 from .rotation import RotNet
 from .simclr import SimCLR
+from .supervised import Supervised
 
 METHODS = ("simclr", "moco_v1", "moco_v2", "rotation", "relative_patch", "jigsaw", "inpainting", "colorization",
            "cpc_image", "cpc_sequence", "color_tracking")
@@ -39,4 +40,4 @@ def build_method(name: str, encoder, image_size: int = 32, **kwargs) -> Method:
 
 
 __all__ = ["METHODS", "Method", "MoCo", "SimCLR", "RotNet", "RelativePatch", "Jigsaw", "ContextEncoder",
-           "Colorization", "ColorTracker", "CPCImage", "CPCSequence", "build_method"]
+           "Colorization", "ColorTracker", "CPCImage", "CPCSequence", "Supervised", "build_method"]
