@@ -101,6 +101,9 @@ class AugmentConfig:
     gray_p: float = 0.2
     blur_p: float = 0.0
     blur_sigma: tuple[float, float] = (0.1, 2.0)
+    # not in the papers' recipes: with this probability an image is inverted (x -> 1 - x), which makes a bright
+    # object on a dark background and a dark one on a bright background two views of the same thing
+    invert_p: float = 0.0
 
     @classmethod
     def recipe(cls, name: str, image_size: int = 32, strength: float = 1.0) -> "AugmentConfig":
@@ -253,6 +256,10 @@ class BatchAugment(torch.nn.Module):
         pick = (torch.rand(x.shape[0], generator=generator, device=x.device) < self.config.gray_p).view(-1, 1, 1, 1)
         return torch.where(pick, grayscale(x).expand_as(x), x)
 
+    def random_invert(self, x: torch.Tensor, generator=None) -> torch.Tensor:
+        pick = (torch.rand(x.shape[0], generator=generator, device=x.device) < self.config.invert_p).view(-1, 1, 1, 1)
+        return torch.where(pick, 1.0 - x, x)
+
     def gaussian_blur(self, x: torch.Tensor, generator=None) -> torch.Tensor:
         """Separable Gaussian blur with a per-image sigma, as one grouped convolution; images not picked keep
         a delta kernel."""
@@ -287,4 +294,6 @@ class BatchAugment(torch.nn.Module):
             x = self.random_grayscale(x, generator)
         if c.blur_p > 0:
             x = self.gaussian_blur(x, generator)
+        if c.invert_p > 0:  # drawn only when used, so the other recipes' random streams are unchanged
+            x = self.random_invert(x, generator)
         return x

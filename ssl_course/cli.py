@@ -20,9 +20,11 @@ from .augment import AugmentConfig
 
 CONTRASTIVE_METHODS = ("simclr", "moco_v1", "moco_v2")  # what demo / train run; pretext methods: see lectures
 DEMO_DEFAULTS = dict(method="simclr", dataset="shapes", encoder="small_cnn", width=32, epochs=15, batch_size=128,
-                     lr=2e-3, optimizer="adamw", temperature=0.2, num_images=5000, crop_min=0.2, out="demo_output")
+                     lr=2e-3, optimizer="adamw", temperature=0.2, num_images=5000, crop_min=0.2, out="demo_output",
+                     supervised=True)
 TRAIN_DEFAULTS = dict(DEMO_DEFAULTS, encoder="resnet18", epochs=200, batch_size=512, lr=0.5, optimizer="sgd",
-                      temperature=0.5, num_images=None, crop_min=0.08, out="runs/latest")
+                      temperature=0.5, num_images=None, crop_min=0.08, out="runs/latest",
+                      supervised=False)
 
 
 # GPU recipes for instructors (ResNet-18, settings from the papers, adapted as noted in docs/gpu.md). batch_size is
@@ -109,6 +111,9 @@ def _add_run_arguments(p: argparse.ArgumentParser, defaults: dict) -> None:
     p.add_argument("--compile", action="store_true", help="torch.compile the encoder (GPU runs)")
     p.add_argument("--channels-last", action="store_true", help="channels_last memory format (GPU runs)")
     p.add_argument("--sync-bn", action="store_true", help="under torchrun: SyncBatchNorm over all GPUs")
+    p.add_argument("--supervised", action=argparse.BooleanOptionalAction, default=defaults["supervised"],
+                   help="also train the same encoder with all the labels (the same number of steps), the reference "
+                        "row above the self-supervised one")
 
 
 def _load_data(args):
@@ -143,7 +148,7 @@ def run(args) -> dict:
     other than 0 under torchrun: rank 0 evaluates and writes)."""
     from . import distributed
     from . import evaluate as ev
-    from .experiment import ExperimentConfig, baseline_features, run_experiment
+    from .experiment import ExperimentConfig, baseline_features, run_experiment, run_supervised
 
     context = distributed.setup(ev.resolve_device(args.device))  # under torchrun: this process's GPU and rank
     device, main = context.device, context.is_main
@@ -175,6 +180,11 @@ def run(args) -> dict:
     features = {**baseline_features(config, data), f"{args.method} encoder": result.features}
     table = {name: ev.evaluate_features(*f) for name, f in features.items() if name != f"{args.method} encoder"}
     table[f"{args.method} encoder"] = result.accuracy
+    if args.supervised:
+        print("training the same encoder with labels (the supervised reference) ...")
+        supervised = run_supervised(config, data, steps=len(result.history.step_losses))
+        features["supervised (all labels)"] = supervised.features
+        table["supervised (all labels)"] = ev.evaluate_features(*supervised.features)
     history = result.history
     results = {"method": args.method, "dataset": args.dataset, "encoder": args.encoder, "epochs": args.epochs,
                "batch_size": args.batch_size, "device": str(device), "processes": context.world_size,

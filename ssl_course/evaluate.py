@@ -217,8 +217,11 @@ def ridge_r2(train_features, train_targets, test_features, test_targets, alpha: 
     x_train, x_test = (torch.as_tensor(f, dtype=torch.float64) for f in (train_features, test_features))
     y_train, y_test = (torch.as_tensor(np.asarray(t), dtype=torch.float64).reshape(len(f), -1)
                        for t, f in ((train_targets, x_train), (test_targets, x_test)))
-    mean, std = x_train.mean(0), x_train.std(0).clamp_min(1e-6)
-    x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
+    mean, std = x_train.mean(0), x_train.std(0)
+    # features (almost) constant on the training set, e.g. dead ReLUs, carry nothing learnable; standardising them
+    # would blow up whatever small values they take on the test set
+    live = std > 1e-3 * std.median().clamp_min(1e-12)
+    x_train, x_test = (x_train[:, live] - mean[live]) / std[live], (x_test[:, live] - mean[live]) / std[live]
     y_mean = y_train.mean(0)
     gram = x_train.T @ x_train + alpha * len(x_train) * torch.eye(x_train.shape[1], dtype=torch.float64)
     weights = torch.linalg.solve(gram, x_train.T @ (y_train - y_mean))  # (D, k)
@@ -234,10 +237,13 @@ def decode_factors(train_features, train_factors: dict, test_features, test_fact
     probe's test accuracy, for a continuous one the ridge regression's test R^2 (``ridge_r2``).
 
     train_features (N, D), test_features (M, D); *_factors: {name: (N,) / (M,) or (N, k) / (M, k) arrays}, e.g.
-    ``ImageDataset.factors`` of the ``shapes`` splits. Returns {factor name: score}, in the factors' order.
+    ``ImageDataset.factors`` of the ``shapes`` splits; entries with more than two dimensions (the object mask)
+    are not factors and are skipped. Returns {factor name: score}, in the factors' order.
     """
     scores = {}
     for name, train_values in train_factors.items():
+        if np.asarray(train_values).ndim > 2:
+            continue
         if name in categorical:
             scores[name] = linear_probe(train_features, torch.as_tensor(np.asarray(train_values), dtype=torch.long),
                                         test_features, torch.as_tensor(np.asarray(test_factors[name]),

@@ -41,13 +41,20 @@ def test_tiny_demo_writes_its_table_and_figures(tmp_path):
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr
     results = json.loads((out / "results.json").read_text())
-    assert set(results["accuracy"]) == {"raw pixels", "random encoder", "simclr encoder"}
+    assert set(results["accuracy"]) == {"raw pixels", "random encoder", "simclr encoder", "supervised (all labels)"}
     for row in results["accuracy"].values():
         assert 0 <= row["linear_probe"] <= 1 and 0 <= row["knn"] <= 1
     assert results["train_images"] == 256 and results["epochs"] == 2
-    assert "| simclr encoder |" in proc.stdout
+    assert "| simclr encoder |" in proc.stdout and "| supervised (all labels) |" in proc.stdout
     for name in ("tsne.png", "curves.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_supervised_reference_is_on_for_the_demo_and_off_for_full_training():
+    from ssl_course.cli import parse_args
+
+    assert parse_args(["demo"]).supervised and not parse_args(["demo", "--no-supervised"]).supervised
+    assert not parse_args(["train"]).supervised and parse_args(["train", "--supervised"]).supervised
 
 
 def test_gpu_presets_set_defaults_and_flags_override_them():

@@ -31,6 +31,10 @@ def test_factors_come_from_the_same_draws_as_the_images():
     solid = np.isin(labels, [0, 2, 5, 8])  # disk, square, star, semicircle cover their centre
     brighter = centre > corners
     assert np.mean(brighter[solid] == (factors["polarity"][solid] == 1)) > 0.95
+    # the object mask covers the shape: its pixels have the shape's colour, the others do not
+    rgb = images.transpose(0, 2, 3, 1) / 255.0
+    distance = np.abs(rgb - factors["shape colour"][:, None, None, :]).max(-1)  # (N, H, W)
+    assert np.median(distance[factors["object mask"]]) < 0.1 < np.median(distance[~factors["object mask"]])
 
 
 def test_dataset_keeps_factors_through_subset():
@@ -70,6 +74,7 @@ def test_decode_factors_reads_what_the_features_hold():
     scores = decode_factors(features(train), train.factors, features(test), test.factors)
     assert scores["polarity"] == 1.0 and scores["position"] > 0.99
     assert scores["shape"] < 0.3 and scores["scale"] < 0.05
+    assert "object mask" not in scores
 
 
 def test_supervised_training_learns_the_labels_through_the_one_loop():
@@ -133,3 +138,19 @@ def test_nearest_neighbours_and_their_figure():
     assert len(fig.axes) == 2 * 2 * 3
     framed = fig.axes[1].spines["left"].get_edgecolor()
     assert framed[:3] == matplotlib.colors.to_rgb("tab:green")  # query 0 (class 0), neighbour 0 (class 0)
+
+
+def test_inversion_is_drawn_per_image_and_off_by_default():
+    from ssl_course.augment import AugmentConfig
+
+    images = torch.rand(64, 3, 8, 8)
+    plain = AugmentConfig.recipe("none")
+    assert torch.equal(BatchAugment(8, plain)(images, torch.Generator().manual_seed(0)), images)
+    out = BatchAugment(8, plain.with_(invert_p=0.5))(images, torch.Generator().manual_seed(0))
+    inverted = torch.isclose(out, 1 - images).flatten(1).all(1)
+    kept = torch.isclose(out, images).flatten(1).all(1)
+    assert bool((inverted | kept).all())  # each image is either inverted or untouched
+    assert 10 < int(inverted.sum()) < 54  # and the decision is drawn per image, not once per batch
+    # recipes without inversion draw nothing for it: their random stream (and past results) are unchanged
+    recipe = AugmentConfig.recipe("simclr")
+    assert recipe.invert_p == 0.0

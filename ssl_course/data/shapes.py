@@ -85,7 +85,7 @@ _CHUNK = 2048  # images rendered at once: bounds memory; fixed, because the nois
 #   categorical: shape (the class), polarity (1: a bright shape on a dark background, 0: the reverse)
 #   continuous: the shape's colour (R, G, B), the background's mean colour (R, G, B), x and y position, scale,
 #   rotation (cos and sin of the angle), the stripes' direction (cos and sin of twice the angle: a direction
-#   modulo 180 degrees) and frequency
+#   modulo 180 degrees) and frequency; and the object mask (N, H, W), the pixels the shape covers
 CATEGORICAL_FACTORS = ("shape", "polarity")
 
 
@@ -114,6 +114,7 @@ def make_shapes(num_images: int, image_size: int = 32, seed: int = 0, return_fac
     grid = (np.arange(image_size) + 0.5) / image_size * 2 - 1  # pixel centres in [-1, 1]
     gy, gx = np.meshgrid(grid, grid, indexing="ij")
     images = np.empty((n, image_size, image_size, 3), dtype=np.uint8)
+    masks = np.empty((n, image_size, image_size), dtype=bool)
     for start in range(0, n, _CHUNK):
         sl = slice(start, min(n, start + _CHUNK))
         p = {k: v[sl] for k, v in params.items()}
@@ -134,6 +135,7 @@ def make_shapes(num_images: int, image_size: int = 32, seed: int = 0, return_fac
         for c in np.unique(chunk_labels):
             idx = chunk_labels == c
             mask[idx] = _shape_mask(int(c), x[idx], y[idx])
+        masks[sl] = mask
         img = np.where(mask[..., None], p["fg"][:, None, None, :], bg)
         img += np.random.default_rng([noise_seed, start]).normal(0, 0.04, img.shape)
         images[sl] = np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8)
@@ -147,5 +149,6 @@ def make_shapes(num_images: int, image_size: int = 32, seed: int = 0, return_fac
         "position": np.stack([params["cx"], params["cy"]], 1), "scale": params["scale"],
         "rotation": np.stack([np.cos(angle), np.sin(angle)], 1),
         "stripe direction": np.stack([np.cos(stripes), np.sin(stripes)], 1), "stripe frequency": params["stripe_freq"],
+        "object mask": masks,  # (N, H, W) bool: the shape's pixels (where attention on the object is measured)
     }
     return images, labels, factors
