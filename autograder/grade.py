@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import ids
 from . import specs as specs_mod
 from .compare import FunctionResult, expected, judge
 from .extract import SubmissionError, copy_similarity, extract, read_cells
@@ -168,19 +169,17 @@ def find_submissions(path: Path, assignment: str, single: bool = False) -> list[
     """(student, file) pairs under ``path``: files directly in it, or one submission per sub-folder; with
     ``single``, the folder itself is one student's upload (Gradescope's /autograder/submission)."""
     if path.is_file():
-        return [(path.stem, path)]
+        return [(ids.parse_name(path.name, assignment).student or path.stem, path)]
     if single:
         picked = _pick(path, assignment)
         return [("submission", picked)] if picked else []
-    found = []
+    found, _ = ids.scan_folder(path, assignment)  # files: the student id by the same rules as zip_collect
     for entry in sorted(path.iterdir()):
-        if entry.is_file() and entry.suffix in SUBMISSION_SUFFIXES:
-            found.append((entry.stem, entry))
-        elif entry.is_dir() and not entry.name.startswith("."):
+        if entry.is_dir() and not ids.is_ignored(entry.name):
             picked = _pick(entry, assignment)
             if picked:
-                found.append((entry.name, picked))
-    return found
+                found.append((ids.folder_student(entry.name), picked))
+    return sorted(found, key=lambda s: str(s[1]))
 
 
 def _safe_name(student: str) -> str:
