@@ -252,3 +252,80 @@ def test_simclr_recipe_parameters_are_the_papers():
     assert isinstance(blur, v2.RandomApply) and blur.p == 0.5
     assert blur.transforms[0].kernel_size == (9, 9) and list(blur.transforms[0].sigma) == [0.1, 2.0]
     assert isinstance(to_float, v2.ToDtype) and to_float.dtype == torch.float32
+
+
+def _params(transform):
+    """A comparable description of a torchvision v2 pipeline: (class name, its parameters) per step."""
+    out = []
+    for t in transform.transforms:
+        if isinstance(t, v2_module().RandomApply):
+            out.append(("RandomApply", t.p, _params(v2_module().Compose(t.transforms))))
+            continue
+        keep = {k: v for k, v in vars(t).items() if not k.startswith("_") and k != "training"}
+        out.append((type(t).__name__, {k: tuple(v) if isinstance(v, list) else v for k, v in keep.items()}))
+    return out
+
+
+def v2_module():
+    from torchvision.transforms import v2
+    return v2
+
+
+def _cj(b, c, s, h):
+    return ("ColorJitter", {"brightness": pytest.approx((1 - b, 1 + b)), "contrast": pytest.approx((1 - c, 1 + c)),
+                            "saturation": pytest.approx((1 - s, 1 + s)), "hue": pytest.approx((-h, h))})
+
+
+def _crop(size, scale):
+    return ("RandomResizedCrop", {"size": (size, size), "scale": scale, "ratio": pytest.approx((3 / 4, 4 / 3)),
+                                  "interpolation": "bilinear", "antialias": True})
+
+
+FLOAT = ("ToDtype", {"dtype": torch.float32, "scale": True})
+
+
+def test_moco_pipelines_are_the_papers():
+    """MoCo v1: crop 0.2-1, grayscale 0.2, jitter 0.4 always, flip. v2: crop 0.2-1, jitter (0.4, 0.4, 0.4, 0.1)
+    with p = 0.8, grayscale 0.2, blur p = 0.5 (sigma 0.1-2) on images >= 64 px, flip."""
+    assert _params(moco_v1_transform(96)) == [
+        _crop(96, (0.2, 1.0)), ("RandomGrayscale", {"p": 0.2}), _cj(0.4, 0.4, 0.4, 0.4),
+        ("RandomHorizontalFlip", {"p": 0.5}), FLOAT]
+    blur = ("RandomApply", 0.5, [("GaussianBlur", {"kernel_size": (9, 9), "sigma": (0.1, 2.0)})])
+    head = [_crop(96, (0.2, 1.0)), ("RandomApply", 0.8, [_cj(0.4, 0.4, 0.4, 0.1)]), ("RandomGrayscale", {"p": 0.2})]
+    tail = [("RandomHorizontalFlip", {"p": 0.5}), FLOAT]
+    assert _params(moco_v2_transform(96)) == head + [blur] + tail
+    assert _params(moco_v2_transform(96, blur=False)) == head + tail
+    assert len(moco_v2_transform(64).transforms) == 6 and len(moco_v2_transform(63).transforms) == 5
+    assert len(moco_v2_transform(32, blur=True).transforms) == 6
+
+
+def test_simclr_pipeline_options_and_recipe_names():
+    blur = ("RandomApply", 0.5, [("GaussianBlur", {"kernel_size": (3, 3), "sigma": (0.1, 2.0)})])
+    assert _params(simclr_transform(32, blur=True))[-2] == blur  # kernel 10 % of 32 px, at least 3
+    assert len(simclr_transform(64).transforms) == 6 and len(simclr_transform(63).transforms) == 5
+    assert len(simclr_transform(96, blur=False).transforms) == 5
+    assert _params(simclr_transform(32, crop_scale=(0.3, 0.9)))[0] == _crop(32, (0.3, 0.9))
+    assert _params(per_image_transform("simclr", 40, strength=0.5)) == _params(simclr_transform(40, 0.5))
+    assert _params(per_image_transform("moco_v1", 40)) == _params(moco_v1_transform(40))
+    assert _params(per_image_transform("moco_v2", 96)) == _params(moco_v2_transform(96))
+    assert _params(per_image_transform("none", 24)) == [("Resize", {"size": (24,), "max_size": None,
+                                                                    "interpolation": "bilinear",
+                                                                    "antialias": True}), FLOAT]
+    with pytest.raises(ValueError, match="unknown augmentation recipe 'byol'; choose from simclr, moco_v1, "
+                                         "moco_v2, none"):
+        per_image_transform("byol", 32)
+
+
+def test_rgb_to_hsv_matches_colorsys():
+    import colorsys
+
+    x = torch.rand(2, 3, 5, 5, generator=torch.Generator().manual_seed(0))
+    x[0, :, 0, 0] = torch.tensor([1.0, 0.0, 0.5])  # red is the max and g < b: a negative raw hue, wrapped
+    x[0, :, 0, 1] = 0.4  # gray: hue and saturation 0
+    x[0, :, 0, 2] = 0.0  # black
+    hsv = rgb_to_hsv(x)
+    for b in range(2):
+        for i in range(5):
+            for j in range(5):
+                expected = colorsys.rgb_to_hsv(*x[b, :, i, j].tolist())
+                assert hsv[b, :, i, j].tolist() == pytest.approx(expected, abs=1e-6)
