@@ -329,3 +329,19 @@ def test_rgb_to_hsv_matches_colorsys():
             for j in range(5):
                 expected = colorsys.rgb_to_hsv(*x[b, :, i, j].tolist())
                 assert hsv[b, :, i, j].tolist() == pytest.approx(expected, abs=1e-6)
+
+
+@pytest.mark.parametrize("recipe", ["simclr", "moco_v1", "moco_v2"])
+def test_batched_draws_come_only_from_the_given_generator(recipe):
+    """Every random draw (crop, flip, jitter, grayscale, blur and its sigma) comes from the generator passed in:
+    equal seeds give equal views, and torch's global random state is neither used nor changed."""
+    x = (_smooth(8, size=64) * 255).round().to(torch.uint8)
+    aug = BatchAugment.recipe(recipe, 64)
+    assert aug.config.blur_p == (0.0 if recipe == "moco_v1" else 0.5)
+    state = torch.get_rng_state()
+    a = aug(x, torch.Generator().manual_seed(3))
+    assert torch.equal(torch.get_rng_state(), state)
+    torch.manual_seed(12345)  # a different global state must not change anything
+    b = aug(x, torch.Generator().manual_seed(3))
+    assert torch.equal(a, b)
+    assert BatchAugment.recipe("simclr", 32, strength=0.5).config == AugmentConfig.recipe("simclr", 32, 0.5)
