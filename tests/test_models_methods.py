@@ -171,3 +171,71 @@ def test_moco_queue_holds_the_momentum_encoders_keys():
     assert torch.allclose(method.queue[rows], keys, atol=1e-5)
     assert not torch.allclose(method.queue[rows], queries, atol=1e-2)
     assert torch.equal(method.queue[2:10], old_queue[2:10]) and int(method.queue_ptr) == 2
+
+
+def test_moco_defaults_and_arguments():
+    """The defaults are MoCo v2's recipe at CIFAR size; the checks accept the boundary values."""
+    method = MoCo(SmallCNN(4))
+    assert (method.temperature, method.momentum, method.shuffle_bn_groups) == (0.2, 0.99, 4)
+    assert method.queue.shape == (4096, 128) and int(method.queue_ptr) == 0
+    linears = [m for m in method.projector_q if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(16, 512), (512, 128)]  # SmallCNN(4): 16 features
+    from ssl_course.augment import AugmentConfig
+    assert method.augment.image_size == 32 and method.augment.config == AugmentConfig.recipe("moco_v2", 32)
+    own = BatchAugment(16)
+    assert MoCo(SmallCNN(4), augment=own).augment is own
+    v2 = MoCo.v2(SmallCNN(4), image_size=64, queue_size=16)
+    assert v2.augment.image_size == 64 and v2.augment.config == AugmentConfig.recipe("moco_v2", 64)
+    assert v2.queue.shape[0] == 16
+    v1 = MoCo.v1(SmallCNN(4), image_size=48, queue_size=8)
+    assert v1.augment.image_size == 48 and v1.augment.config == AugmentConfig.recipe("moco_v1", 48)
+    assert v1.queue.shape[0] == 8 and v1.momentum == 0.999
+    for ok in (dict(queue_size=1), dict(momentum=0.0), dict(momentum=1.0), dict(shuffle_bn_groups=1)):
+        MoCo(SmallCNN(4), dim=4, hidden_dim=8, **ok)
+    for bad in (dict(queue_size=0), dict(momentum=-0.1), dict(momentum=1.5), dict(shuffle_bn_groups=0)):
+        with pytest.raises(ValueError, match="queue_size >= 1"):
+            MoCo(SmallCNN(4), dim=4, hidden_dim=8, **bad)
+
+
+def test_moco_loss_uses_its_temperature_and_the_queue_before_the_update():
+    torch.manual_seed(0)
+    method = MoCo(SmallCNN(4), dim=8, hidden_dim=16, queue_size=12, temperature=0.3, shuffle_bn_groups=1)
+    g = torch.Generator().manual_seed(1)
+    x_q, x_k = torch.rand(4, 3, 32, 32, generator=g), torch.rand(4, 3, 32, 32, generator=g)
+    queue = method.queue.clone()
+    loss = method.loss((x_q, x_k), torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        q = torch.nn.functional.normalize(method.projector_q(method.encoder_q(x_q)), dim=1)
+        k = method.queue[:4]  # what was enqueued: this step's keys
+        logits = torch.cat([(q * k).sum(1, keepdim=True), q @ queue.T], 1) / 0.3
+    expected = torch.nn.functional.cross_entropy(logits, torch.zeros(4, dtype=torch.long))
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_moco_calls_the_distributed_hooks_when_they_are_set():
+    """Under torchrun the trainer sets ``batch_shuffle`` and ``all_gather``; here they are stand-ins that record
+    their inputs: the key images and the step's generator go to the shuffle, the restored keys to the gather, and
+    the queue receives what the gather returns."""
+    torch.manual_seed(0)
+    method = MoCo(SmallCNN(4), dim=8, hidden_dim=16, queue_size=16, shuffle_bn_groups=1)
+    seen = {}
+    perm = torch.tensor([2, 0, 3, 1])
+
+    def batch_shuffle(x, generator):
+        seen["shuffle"] = (x.clone(), generator)
+        return x[perm], lambda k: k[torch.argsort(perm)]
+
+    def all_gather(k):
+        seen["gather"] = k.clone()
+        return torch.cat([k, -k])  # "the other rank's" keys
+
+    method.batch_shuffle, method.all_gather = batch_shuffle, all_gather
+    g = torch.Generator().manual_seed(1)
+    x_q, x_k = torch.rand(4, 3, 32, 32, generator=g), torch.rand(4, 3, 32, 32, generator=g)
+    generator = torch.Generator().manual_seed(5)
+    method.loss((x_q, x_k), generator)
+    assert torch.equal(seen["shuffle"][0], x_k) and seen["shuffle"][1] is generator
+    with torch.no_grad():
+        keys = torch.nn.functional.normalize(method.projector_k(method.encoder_k(x_k)), dim=1)
+    assert torch.allclose(seen["gather"], keys, atol=1e-5)
+    assert torch.allclose(method.queue[:8], torch.cat([keys, -keys]), atol=1e-5) and int(method.queue_ptr) == 8
