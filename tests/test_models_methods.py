@@ -178,6 +178,9 @@ def test_moco_defaults_and_arguments():
     method = MoCo(SmallCNN(4))
     assert (method.temperature, method.momentum, method.shuffle_bn_groups) == (0.2, 0.99, 4)
     assert method.queue.shape == (4096, 128) and int(method.queue_ptr) == 0
+    assert method.queue_ptr.dtype == torch.long
+    assert torch.allclose(method.queue.norm(dim=1), torch.ones(4096), atol=1e-5)  # random unit keys to start
+    assert MoCo.v1(SmallCNN(4)).augment.image_size == 32 and MoCo.v2(SmallCNN(4)).augment.image_size == 32
     linears = [m for m in method.projector_q if isinstance(m, torch.nn.Linear)]
     assert [(m.in_features, m.out_features) for m in linears] == [(16, 512), (512, 128)]  # SmallCNN(4): 16 features
     from ssl_course.augment import AugmentConfig
@@ -193,7 +196,7 @@ def test_moco_defaults_and_arguments():
     for ok in (dict(queue_size=1), dict(momentum=0.0), dict(momentum=1.0), dict(shuffle_bn_groups=1)):
         MoCo(SmallCNN(4), dim=4, hidden_dim=8, **ok)
     for bad in (dict(queue_size=0), dict(momentum=-0.1), dict(momentum=1.5), dict(shuffle_bn_groups=0)):
-        with pytest.raises(ValueError, match="queue_size >= 1"):
+        with pytest.raises(ValueError, match="^need queue_size >= 1, 0 <= momentum <= 1 and shuffle_bn_groups >= 1$"):
             MoCo(SmallCNN(4), dim=4, hidden_dim=8, **bad)
 
 
