@@ -288,3 +288,19 @@ def test_shuffle_indices_follow_the_generator():
     torch.manual_seed(0)
     c, _ = L.batch_shuffle_indices(32, torch.Generator().manual_seed(8))
     assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_cosine_similarity_matrix_matches_a_loop(gen):
+    a, b = torch.randn(4, 3, generator=gen), torch.randn(5, 3, generator=gen) * 7
+    got = L.cosine_similarity_matrix(a, b)
+    assert got.shape == (4, 5)
+    for i in range(4):
+        for j in range(5):
+            assert got[i, j].item() == pytest.approx(_cos(a[i].double(), b[j].double()), rel=1e-5, abs=1e-6)
+    zero = L.cosine_similarity_matrix(torch.zeros(1, 3), b)  # eps keeps a zero vector finite
+    assert torch.equal(zero, torch.zeros(1, 5))
+
+
+def test_info_nce_refuses_a_zero_temperature():
+    with pytest.raises(ValueError, match="temperature must be > 0, got 0"):
+        L.info_nce(torch.randn(3, 2), torch.randn(3, 2), temperature=0)
