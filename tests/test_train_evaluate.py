@@ -80,12 +80,20 @@ def test_moco_resume_restores_queue(tiny, tmp_path):
 
 
 def test_knn_monitor_and_per_image_pipeline(tiny):
+    """The monitor runs every ``knn_every`` epochs and reports the kNN accuracy (with ``knn_k`` neighbours) of the
+    encoder as it is at that epoch's end, from the (train, test) pair it is given."""
     method = _simclr()
     views = TwoViews(tiny.with_transform(None), simclr_transform(16))
-    history = train(method, views, TrainConfig(epochs=2, batch_size=64, progress=False, knn_every=1),
-                    knn_data=(tiny, tiny))
-    assert [("knn_acc" in e) for e in history.epochs] == [True, True]
-    assert 0 <= history.epochs[-1]["knn_acc"] <= 1
+    train_set, test_set = tiny.subset(range(0, 256, 2)), tiny.subset(range(1, 256, 2))
+    history = train(method, views, TrainConfig(epochs=2, batch_size=64, progress=False, knn_every=2, knn_k=3),
+                    knn_data=(train_set, test_set))
+    assert [("knn_acc" in e) for e in history.epochs] == [False, True]
+    expected = knn_accuracy(*extract_features(method.encoder, train_set), *extract_features(method.encoder, test_set),
+                            k=3)
+    assert history.epochs[-1]["knn_acc"] == pytest.approx(expected)
+    other_k = knn_accuracy(*extract_features(method.encoder, train_set), *extract_features(method.encoder, test_set),
+                           k=25)
+    assert other_k != pytest.approx(expected)  # so the comparison above does see which k was used
 
 
 def test_bad_configuration_is_reported(tiny):
