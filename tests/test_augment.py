@@ -345,3 +345,18 @@ def test_batched_draws_come_only_from_the_given_generator(recipe):
     b = aug(x, torch.Generator().manual_seed(3))
     assert torch.equal(a, b)
     assert BatchAugment.recipe("simclr", 32, strength=0.5).config == AugmentConfig.recipe("simclr", 32, 0.5)
+
+
+def test_crop_boxes_stay_inside_and_fall_back_to_the_central_square():
+    """Boxes of wide aspect ratios often do not fit: only fitting tries are used, both ends of the ratio range
+    occur, and when no try fits the box is the largest central square (as torchvision's RandomResizedCrop)."""
+    aug = BatchAugment(8, _only(crop_scale=(0.5, 1.0), crop_ratio=(1 / 4, 4.0)))
+    x0, y0, w, h = aug.crop_boxes(500, 32, 32, torch.Generator().manual_seed(0)).unbind(1)
+    assert (w >= 1).all() and (h >= 1).all() and (x0 + w <= 32).all() and (y0 + h <= 32).all()
+    ratio = w / h
+    assert (ratio < 0.6).any() and (ratio > 1.6).any()
+    for height, width, ratio_range, expected in ((16, 32, (4.0, 4.0), [8.0, 0.0, 16.0, 16.0]),
+                                                 (32, 16, (0.25, 0.25), [0.0, 8.0, 16.0, 16.0])):
+        never_fits = BatchAugment(8, _only(crop_scale=(1.0, 1.0), crop_ratio=ratio_range))
+        boxes = never_fits.crop_boxes(3, height, width, torch.Generator().manual_seed(0))
+        assert boxes.tolist() == [expected] * 3

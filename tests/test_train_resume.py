@@ -225,3 +225,21 @@ def test_sync_bn_on_the_cpu(images):
     context = distributed.Context(rank=0, world_size=2, device=torch.device("cpu"))
     with pytest.raises(ValueError, match="sync_bn needs CUDA.*shuffle-BN"):
         distributed.wrap(_simclr(), context, sync_bn=True)
+
+
+def test_data_order_depends_on_the_seed_and_the_epoch(images):
+    from ssl_course.train import _Batches
+
+    def first_batch(seed, epoch):
+        batches = _Batches(images, TrainConfig(batch_size=16, seed=seed), torch.device("cpu"))
+        return next(iter(batches.epoch(epoch)))
+
+    assert torch.equal(first_batch(0, 0), first_batch(0, 0))
+    assert not torch.equal(first_batch(0, 0), first_batch(1, 0))
+    assert not torch.equal(first_batch(0, 0), first_batch(0, 1))
+
+
+def test_a_checkpoint_goes_into_a_new_nested_folder(tmp_path):
+    path = tmp_path / "runs" / "simclr" / "last.pt"
+    save_checkpoint(path, {"global_step": 3})
+    assert load_checkpoint(path)["global_step"] == 3 and not list(path.parent.glob("*.tmp"))
