@@ -249,7 +249,7 @@ ps1("attack_write_results_file.py", doc="tries to write results.json / grades wh
         except Exception:
             pass
     return (z1 * 0).sum() + 2.0
-'''}, status={"nt_xent": "bad_type"})  # its write into out/ clobbers its own first result: only itself is hurt
+'''}, status={"nt_xent": "wrong"})  # results travel over a pipe: the files it writes are never read; 2.0 is wrong
 ps1("attack_read_reference_from_disk.py", doc="hunts for the library's source on disk to exec it",
     replace={"nt_xent": '''def nt_xent(z1, z2, temperature=0.5):
     import glob, os, sys
