@@ -185,7 +185,35 @@ def _forbidden_inside(node) -> str | None:
 
 
 def _names_used(node) -> set[str]:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    """The names ``node`` reads from the module's namespace. For a function: minus its parameters and the names
+    it assigns itself (a parameter called ``queue`` does not need a top-level ``queue = ...``)."""
+    if isinstance(node, ast.ClassDef):
+        names = set()
+        for part in [*node.bases, *node.keywords, *node.decorator_list]:
+            names |= {n.id for n in ast.walk(part) if isinstance(n, ast.Name)}
+        for stmt in node.body:
+            names |= _names_used(stmt) if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) else \
+                {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)}
+        return names
+    names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        local = {a.arg for a in ast.walk(node.args) if isinstance(a, ast.arg)}
+        declared_global = set()
+        for sub in ast.walk(node):
+            if isinstance(sub, (ast.Global, ast.Nonlocal)):
+                declared_global.update(sub.names)
+            elif isinstance(sub, ast.Name) and isinstance(sub.ctx, (ast.Store, ast.Del)):
+                local.add(sub.id)
+            elif isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and sub is not node:
+                local.add(sub.name)
+            elif isinstance(sub, ast.arg):
+                local.add(sub.arg)
+        names -= local - declared_global
+        # defaults and decorators are evaluated in the module's namespace
+        for expr in [*node.args.defaults, *node.args.kw_defaults, *getattr(node, "decorator_list", [])]:
+            if expr is not None:
+                names |= {n.id for n in ast.walk(expr) if isinstance(n, ast.Name)}
+    return names
 
 
 EXTRACT_SECONDS = 10.0  # the parent's own time budget for one submission's code
@@ -266,7 +294,12 @@ def extract(cells: list[str], graded: list[str], seconds: float = EXTRACT_SECOND
                                                                      name=None, body=[ast.Pass()])],
                             orelse=[], finalbody=[])
                     for node in imports.values() if set(_bound_names(node)) & used_everywhere]
-    module = ast.Module(body=kept_imports + kept_defs, type_ignores=[])
+    # an assignment that fails (it needs something the rest of the notebook computed) must not stop the functions
+    # from loading: only a function that really needs the name fails, when it runs
+    guarded = [ast.Try(body=[node], handlers=[ast.ExceptHandler(type=ast.Name("Exception", ast.Load()), name=None,
+                                                               body=[ast.Pass()])], orelse=[], finalbody=[])
+               if isinstance(node, (ast.Assign, ast.AnnAssign)) else node for node in kept_defs]
+    module = ast.Module(body=kept_imports + guarded, type_ignores=[])
     ast.fix_missing_locations(module)
 
     forbidden = {}

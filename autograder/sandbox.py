@@ -218,6 +218,7 @@ class Isolation:
     warnings: list  # what is missing, in words
     bwrap: str | None = None
     unique_uids: bool = False  # one uid per child (else every child shares ``nobody``)
+    sized_tmp: bool = True  # bubblewrap bounds the tmpfs's size
 
     def to_dict(self) -> dict:
         return {"mode": self.mode, "layers": dict(self.layers), "missing": list(self.warnings)}
@@ -275,11 +276,12 @@ def _hidden_inside(binds: list[str]) -> list[str]:
     return hidden
 
 
-def _bwrap_command(bwrap: str, limits: Limits, runner_inside: str) -> list[str]:
-    cmd = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--uid", str(NOBODY), "--gid", str(NOBODY),
-           # the tmpfs first: a runtime that lives under /tmp (a CI venv) is bound over it afterwards, not hidden
-           "--size", str(limits.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp",
-           "--ro-bind", "/usr", "/usr"]
+def _bwrap_command(bwrap: str, limits: Limits, runner_inside: str, sized_tmp: bool = True) -> list[str]:
+    cmd = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--uid", str(NOBODY), "--gid", str(NOBODY)]
+    if sized_tmp:  # bubblewrap >= 0.7
+        cmd += ["--size", str(limits.tmp_mb * 1024 * 1024)]
+    # the tmpfs first: a runtime that lives under /tmp (a CI venv) is bound over it afterwards, not hidden
+    cmd += ["--tmpfs", "/tmp", "--ro-bind", "/usr", "/usr"]
     for link in ("bin", "lib", "lib64", "sbin", "lib32", "libx32"):
         target = os.path.join("/", link)
         if os.path.islink(target):
@@ -319,17 +321,24 @@ def detect_isolation(refresh: bool = False) -> Isolation:
                   "rlimits": True, "process_group_kill": True, "audit_hook": True,
                   "pids_cgroup": False}
         bwrap = shutil.which("bwrap") or (shutil.which("bwrap", path="/usr/bin:/bin"))
-        mode, unique = "none", False
+        mode, unique, sized_tmp = "none", False, True
         if os.environ.get(NO_BWRAP_ENV, "") not in ("", "0"):
             warnings.append(f"bubblewrap disabled by {NO_BWRAP_ENV}")
         elif not bwrap:
             warnings.append("bubblewrap (bwrap) is not installed: no namespaces (apt-get install bubblewrap)")
         else:
-            ok, err = _probe(_bwrap_command(bwrap, Limits(), "/sandbox/runner.py")[:-1]
-                             + ["--", sys.executable, "-I", "-S", "-c", "import os; os.listdir('/tmp')"])
+            for sized in (True, False):
+                ok, err = _probe(_bwrap_command(bwrap, Limits(), "/sandbox/runner.py", sized)[:-1]
+                                 + ["--", sys.executable, "-I", "-S", "-c", "import os; os.listdir('/tmp')"])
+                if ok:
+                    break
             if ok:
                 mode = "namespaces"
                 layers.update(namespaces=True, unprivileged_user=True, private_filesystem=True)
+                if not sized:
+                    sized_tmp = False
+                    warnings.append("this bubblewrap cannot bound /tmp's size (--size needs bubblewrap 0.7): "
+                                    "the child's /tmp is limited by memory only")
             else:
                 warnings.append(f"bubblewrap cannot create namespaces here ({err.strip()[:200]})")
         if mode == "none" and os.geteuid() == 0 and os.environ.get(NO_SETUID_ENV, "") in ("", "0"):
@@ -356,7 +365,7 @@ def detect_isolation(refresh: bool = False) -> Isolation:
         if probe is not None:
             layers["pids_cgroup"] = True
             probe.remove()
-        _ISOLATION = Isolation(mode, layers, warnings, bwrap if mode == "namespaces" else None, unique)
+        _ISOLATION = Isolation(mode, layers, warnings, bwrap if mode == "namespaces" else None, unique, sized_tmp)
         return _ISOLATION
 
 
@@ -512,7 +521,7 @@ def run_submission(source: str, calls: list[dict], arrays: dict, limits: Limits 
                 "max_output_bytes": min(limits.max_result_mb * mb, 200 * mb)}
         if iso.mode == "namespaces":
             child_dir = "/tmp"
-            cmd = _bwrap_command(iso.bwrap, limits, "/sandbox/runner.py")
+            cmd = _bwrap_command(iso.bwrap, limits, "/sandbox/runner.py", iso.sized_tmp)
             env = _scrubbed_env(child_dir)
             for k, v in env.items():
                 cmd += ["--setenv", k, v]

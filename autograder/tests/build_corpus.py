@@ -314,7 +314,7 @@ ps1("attack_fork_bomb.py", doc="a (bounded) fork bomb through os.fork, then thro
         _posixsubprocess.fork_exec([b"/bin/sleep", b"20"], [b"/bin/sleep"], True, (), None, None,
                                    -1, -1, -1, -1, -1, -1, r, w, True, False, 0, None, None, None, -1, None, False)
     return nt_xent_loop(z1, z2, temperature)
-'''}, status={"nt_xent_loop": "crashed", "nt_xent": "crashed"})
+'''}, status={"nt_xent_loop": "crashed", "nt_xent": "crashed|timeout"})  # forks of a 600 MB process are slow on a loaded machine: the call limit may come first
 ps1("attack_huge_allocation.py", doc="allocates far more memory than allowed",
     replace={"cosine_similarity_matrix": '''def cosine_similarity_matrix(a, b):
     return torch.empty(10**13)  # 40 TB: refused at once
