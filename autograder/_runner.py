@@ -313,6 +313,7 @@ def main(mode: str) -> None:
     signal.signal(signal.SIGALRM, on_alarm)
     namespace = {"__name__": "submission", "__builtins__": __builtins__}
     load_error = None
+    send("ready", b"")  # the grader's wall clock for this submission starts now (torch's import is not its time)
     try:
         signal.alarm(int(plan.get("load_seconds", 20)))
         exec(compile(source, "submission.py", "exec"), namespace)  # noqa: S102 - this is the student's code

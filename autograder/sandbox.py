@@ -37,7 +37,8 @@ RUNNER = Path(__file__).with_name("_runner.py")
 
 @dataclass
 class Limits:
-    wall_seconds: float = 90.0
+    wall_seconds: float = 90.0  # from the moment the child is ready to load the student's code
+    startup_seconds: float = 240.0  # starting Python + torch before that (slow only on an overloaded machine)
     call_seconds: float = 10.0
     cpu_seconds: int = 120
     memory_mb: int = 2048  # anonymous + shmem PSS, summed over the child's processes
@@ -424,6 +425,7 @@ class _FrameReader(threading.Thread):
         self.frames: dict[str, bytes] = {}
         self.total = 0
         self.overflow = False
+        self.ready_at: float | None = None  # when the child said it starts loading the student's code
 
     def run(self):
         read = self.stream.read
@@ -447,6 +449,9 @@ class _FrameReader(threading.Thread):
                 if len(data) < size:
                     return
                 self.total += size
+                if name == "ready" and self.ready_at is None:
+                    self.ready_at = time.monotonic()
+                    continue
                 self.frames[name] = data
             while read(1 << 16):  # drain: the child must never block on a full pipe
                 pass
@@ -588,7 +593,8 @@ def run_submission(source: str, calls: list[dict], arrays: dict, limits: Limits 
                     state["reason"] = "out_of_memory"
                 elif len(pids) > limits.max_processes + extra:
                     state["reason"] = "too_many_processes"
-                elif time.monotonic() - start > limits.wall_seconds:
+                elif (time.monotonic() - results.ready_at > limits.wall_seconds) if results.ready_at else \
+                        (time.monotonic() - start > limits.startup_seconds):
                     state["reason"] = "timeout"
                 elif workdir is not None and tick % 5 == 2:
                     used, entries = _tree_bytes(workdir)
@@ -612,7 +618,7 @@ def run_submission(source: str, calls: list[dict], arrays: dict, limits: Limits 
         except (OSError, ValueError):
             pass
         try:
-            proc.wait(timeout=limits.wall_seconds + 10)
+            proc.wait(timeout=limits.startup_seconds + limits.wall_seconds + 10)
         except subprocess.TimeoutExpired:
             state["reason"] = state["reason"] or "timeout"
             kill_all()
