@@ -322,7 +322,7 @@ ps1("attack_huge_allocation.py", doc="allocates far more memory than allowed",
     blocks = []
     while True:  # grows resident memory until the watchdog stops the process
         blocks.append(torch.ones(50_000_000, dtype=torch.float64))
-'''}, status={"cosine_similarity_matrix": "crashed", "nt_xent": "out_of_memory"})
+'''}, status={"cosine_similarity_matrix": "crashed", "nt_xent": "out_of_memory|timeout"})  # on a loaded machine filling 1.2 GB can take longer than the 3 s call limit
 ps1("attack_huge_output.py", doc="returns an output far larger than the file-size limit",
     replace={"cosine_similarity_matrix": "def cosine_similarity_matrix(a, b):\n    return torch.zeros(4000, 4000, dtype=torch.float64)  # 128 MB\n"},
     status={"cosine_similarity_matrix": "bad_type"}, feedback={"cosine_similarity_matrix": "far too large"})
