@@ -19,7 +19,9 @@ What an LMS or a browser does to a file name, and what is kept:
 """
 from __future__ import annotations
 
+import os
 import re
+import stat
 from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
@@ -99,31 +101,52 @@ def is_ignored(name: str) -> bool:
     return bool(IGNORED.match(name))
 
 
-def scan_folder(folder: Path, assignment: str) -> tuple[list[tuple[str, Path]], list[str]]:
+def scan_folder(folder: Path, assignment: str, max_entries: int = 20_000) -> tuple[list[tuple[str, Path]], list[str]]:
     """(student, file) for every file directly in ``folder`` that is a submission, and a line for each file that
-    is not one of a known student (a PDF, a notebook named only after the assignment)."""
+    is not one of a known student (a PDF, a notebook named only after the assignment).
+
+    Only ``lstat`` is used: a symbolic link, FIFO or device is never followed or opened here. One named like a
+    submission (or any symbolic link) is listed like a file, so that grading refuses it and scores it zero with a
+    note, instead of skipping it silently. At most ``max_entries`` entries are looked at."""
     matched, problems = [], []
-    for entry in sorted(folder.iterdir()):
-        if is_ignored(entry.name) or not entry.is_file():
+    try:
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=lambda e: e.name)[:max_entries]
+    except OSError:
+        return [], [f"{folder}: cannot list the folder"]
+    mtimes = {}
+    for entry in entries:
+        if is_ignored(entry.name):
             continue
-        if entry.suffix.lower() not in SUBMISSION_SUFFIXES:
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            continue
+        path = Path(entry.path)
+        mtimes[path] = st.st_mtime
+        if path.suffix.lower() not in SUBMISSION_SUFFIXES and not stat.S_ISLNK(st.st_mode):
             problems.append(f"{entry.name}: not a notebook (.ipynb) or .py file")
             continue
         parsed = parse_name(entry.name, assignment)
         if parsed.student is None:
+            if stat.S_ISLNK(st.st_mode):  # listed under its own name, and refused when it is graded
+                matched.append((path.stem if path.suffix in SUBMISSION_SUFFIXES else entry.name, path))
+                continue
             problems.append(f"{entry.name}: the file name does not say which student submitted it "
                             f"(expected <student>_{(notebooks(assignment) or (assignment,))[0]}.ipynb)")
             continue
-        matched.append((parsed.student, entry))
+        matched.append((parsed.student, path))
     by_student: dict[str, list[Path]] = {}
-    for student, entry in matched:
-        by_student.setdefault(student, []).append(entry)
+    for student, path in matched:
+        by_student.setdefault(student, []).append(path)
     kept = []
-    for student, entries in by_student.items():  # two downloads of one student: the newest is graded
-        entries.sort(key=lambda p: (p.stat().st_mtime, p.name), reverse=True)
-        kept.append((student, entries[0]))
-        problems += [f"{p.name}: another file of student {student}; graded the newer {entries[0].name}"
-                     for p in entries[1:]]
+    for student, paths in by_student.items():  # two downloads of one student: the newest is graded
+        paths.sort(key=lambda p: (mtimes[p], p.name), reverse=True)
+        kept.append((student, paths[0]))
+        problems += [f"{p.name}: another file of student {student}; graded the newer {paths[0].name}"
+                     for p in paths[1:]]
     return sorted(kept, key=lambda s: s[1].name), problems
 
 
