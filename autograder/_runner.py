@@ -15,6 +15,7 @@ tests), so both paths serialise a student's return value identically.
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -25,6 +26,7 @@ import torch
 
 FORBIDDEN_MODULES = ("ssl_course", "autograder")
 FORBIDDEN_MARK = "forbidden import"
+MAX_ARRAY_ELEMENTS = 10_000_000
 
 # references taken before any student code runs (student code may monkeypatch torch / numpy afterwards)
 _Tensor = torch.Tensor
@@ -32,6 +34,23 @@ _detach, _numpy, _clone = torch.Tensor.detach, torch.Tensor.numpy, torch.Tensor.
 _from_numpy, _autograd_grad = torch.from_numpy, torch.autograd.grad
 _np_save, _np_asarray, _np_array = np.save, np.asarray, np.array
 _isinstance, _type = isinstance, type
+_Module_modules, _Module_parameters = torch.nn.Module.modules, torch.nn.Module.parameters
+_RECURRENT = {"GRU": torch.nn.GRU, "GRUCell": torch.nn.GRUCell, "LSTM": torch.nn.LSTM, "LSTMCell": torch.nn.LSTMCell,
+              "RNN": torch.nn.RNN, "RNNCell": torch.nn.RNNCell}
+
+
+def _module_info(net) -> dict | None:
+    """What a graded nn.Module is made of (for the checks that need it: "built on a GRU, with trainable
+    parameters"), read with the functions taken before any student code ran."""
+    if not _isinstance(net, torch.nn.Module):
+        return None
+    try:
+        params = sum(int(p.numel()) for p in _Module_parameters(net) if p.requires_grad)
+        recurrent = sorted({name for m in _Module_modules(net) for name, cls in _RECURRENT.items()
+                            if _isinstance(m, cls)})
+    except Exception:  # noqa: BLE001
+        return None
+    return {"trainable_parameters": params, "recurrent": recurrent}
 
 
 def _to_numpy(t):
@@ -86,6 +105,7 @@ def execute_call(fn, args, grad_args=(), grad_outputs=None, module=None) -> dict
         if module is not None:
             torch.manual_seed(int(module["seed"]))
             net = fn(*module["init_args"])
+            result["module_info"] = _module_info(net)
             with torch.no_grad():
                 ret = net(*targs)
         else:
@@ -150,7 +170,8 @@ def _install_guards(workdir: str) -> None:
             del sys.modules[name]
 
     workdir = os.path.realpath(workdir)
-    read_ok = tuple({os.path.realpath(p) + os.sep for p in
+    wd_prefix = workdir if workdir.endswith(os.sep) else workdir + os.sep
+    read_ok = tuple({os.path.realpath(p).rstrip(os.sep) + os.sep for p in
                      (sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(np.__file__),
                       os.path.dirname(torch.__file__), workdir, "/usr/lib", "/usr/share/zoneinfo")})
     blocked_words = ("ssl_course", "autograder", "solutions", "gradebook", "hidden")
@@ -171,7 +192,7 @@ def _install_guards(workdir: str) -> None:
         if any(w in real for w in blocked_words if w not in workdir):
             return False
         if write:
-            return real.startswith(workdir + os.sep)
+            return real.startswith(wd_prefix)
         return (real + os.sep).startswith(read_ok) or real in ("/dev/null", "/dev/urandom") or \
             real.startswith("/proc/self/")
 
@@ -191,24 +212,99 @@ def _install_guards(workdir: str) -> None:
     sys.addaudithook(hook)
 
 
-def main(workdir: str) -> None:
-    # the grader applies the limits while we wait; no student code is loaded before it says "go"
-    if sys.stdin is None or sys.stdin.buffer.readline() != b"go\n":
+PRELOADED = ("math", "cmath", "itertools", "functools", "collections", "typing", "random", "string", "re", "copy",
+             "dataclasses", "abc", "warnings", "operator", "statistics", "numbers", "enum", "heapq", "bisect",
+             "torch.nn.functional", "torch.nn.init", "torch.linalg", "torch.autograd", "torch.distributions",
+             "numpy.linalg", "numpy.random")
+
+
+def _read_frames(stream) -> dict:
+    """The grader's frames (see autograder.sandbox.write_frame) up to the "end" frame."""
+    frames = {}
+    while True:
+        line = stream.readline(4096)
+        if not line:
+            raise EOFError("the grader closed the pipe before the end frame")
+        head = json.loads(line)
+        if head["name"] == "end":
+            return frames
+        data = stream.read(int(head["size"]))
+        frames[head["name"]] = data
+
+
+def _set_limits(rlimits: dict) -> None:
+    import resource
+    for name, key in (("cpu", resource.RLIMIT_CPU), ("as", resource.RLIMIT_AS), ("fsize", resource.RLIMIT_FSIZE),
+                      ("nproc", resource.RLIMIT_NPROC)):
+        value = rlimits.get(name)
+        if value is None:
+            continue
+        soft, hard = resource.getrlimit(key)
+        value = int(value) if hard == resource.RLIM_INFINITY else min(int(value), hard)
+        resource.setrlimit(key, (value, value + 5 if name == "cpu" and (hard == resource.RLIM_INFINITY or
+                                                                         value + 5 <= hard) else value))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _drop_privileges(drop: dict) -> None:
+    """As root without namespaces: chroot into the (empty) working folder, then become an unprivileged uid.
+    Everything the child needs (numpy, torch, the standard modules in PRELOADED) is imported before this."""
+    uid, gid = int(drop["uid"]), int(drop["gid"])
+    os.chroot(drop["root"])
+    os.chdir("/")
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    if os.getuid() == 0 or os.geteuid() == 0:
+        raise SystemExit(4)
+    try:
+        os.setuid(0)
+    except PermissionError:
+        pass
+    else:
+        raise SystemExit(4)
+
+
+def main(mode: str) -> None:
+    # everything arrives over stdin; nothing of the student's is loaded before the "end" frame
+    try:
+        frames = _read_frames(sys.stdin.buffer)
+    except (EOFError, ValueError, KeyError, OSError):
         sys.exit(3)
-    out_dir = os.path.join(workdir, "out")
-    with open(os.path.join(workdir, "plan.json")) as f:
-        plan = json.load(f)
-    inputs = {}
-    for name in os.listdir(os.path.join(workdir, "inputs")):
-        inputs[name] = np.load(os.path.join(workdir, "inputs", name), allow_pickle=False)
-    with open(os.path.join(workdir, "submission.py")) as f:
-        source = f.read()
+    plan = json.loads(frames["plan.json"])
+    source = frames["submission.py"].decode("utf-8")
+    import io
+    inputs = {name[len("inputs/"):]: np.load(io.BytesIO(data), allow_pickle=False)
+              for name, data in frames.items() if name.startswith("inputs/")}
+    del frames
+    import importlib
+    for name in PRELOADED:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+    # torch imports sympy the first time autograd.grad runs (~0.5 s, far more on a loaded machine): do it now,
+    # outside any student's time limit, and before a chroot would make the import impossible
+    x = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+    _autograd_grad([(x * 2).sum()], [x], grad_outputs=[torch.ones((), dtype=torch.float64)], allow_unused=True)
+    # the results go back over the original stdout; the student's prints go to stderr (the grader's log)
+    results = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    _set_limits(plan.get("rlimits") or {})
+    if plan.get("drop"):
+        _drop_privileges(plan["drop"])
+    workdir = os.getcwd()
+    max_output = int(plan.get("max_output_bytes", 200 * 1024 * 1024))
     torch.set_num_threads(1)
     _install_guards(workdir)
 
+    def send(name, data: bytes):
+        results.write(json.dumps({"name": name, "size": len(data)}).encode() + b"\n")
+        results.write(data)
+        results.flush()
+
     def write_json(name, obj):
-        with open(os.path.join(out_dir, name), "w") as f:
-            json.dump(obj, f)
+        send(name, json.dumps(obj).encode())
 
     def on_alarm(signum, frame):
         raise _GraderTimeout()
@@ -217,6 +313,7 @@ def main(workdir: str) -> None:
     signal.signal(signal.SIGALRM, on_alarm)
     namespace = {"__name__": "submission", "__builtins__": __builtins__}
     load_error = None
+    send("ready", b"")  # the grader's wall clock for this submission starts now (torch's import is not its time)
     try:
         signal.alarm(int(plan.get("load_seconds", 20)))
         exec(compile(source, "submission.py", "exec"), namespace)  # noqa: S102 - this is the student's code
@@ -267,11 +364,17 @@ def main(workdir: str) -> None:
                     entries.append({"tag": tag, "file": None})
                     continue
                 fname = f"{cid}_{key}{j}.npy"
+                if arr.nbytes > max_output or arr.size > MAX_ARRAY_ELEMENTS:
+                    entries.append({"tag": "other:output not writable (too large)", "file": None})
+                    continue
+                buf = io.BytesIO()
                 try:
-                    _np_save(os.path.join(out_dir, fname), arr, allow_pickle=False)
-                except (OSError, ValueError) as err:  # e.g. a huge output hitting the file-size limit
+                    _np_save(buf, arr, allow_pickle=False)
+                except (OSError, ValueError) as err:
                     entries.append({"tag": f"other:output not writable ({type(err).__name__})", "file": None})
                     continue
+                send(fname, buf.getvalue())
+                max_output -= arr.nbytes
                 entries.append({"tag": tag, "file": fname})
             record[key] = entries
         write_json(f"{cid}.json", record)
@@ -279,6 +382,6 @@ def main(workdir: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1] if len(sys.argv) > 1 else "none")
     sys.stdout.flush()
     os._exit(0)  # skip interpreter teardown (and any atexit handler the submission registered)

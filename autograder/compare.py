@@ -191,7 +191,7 @@ def judge(spec: Spec, calls: list, outcomes: list, exps: list | None) -> Functio
             return result("bad_type", why)
 
     if spec.property_check is not None:
-        ok, message = spec.property_check(calls, [[arr for _, arr in o["outputs"]] for o in outcomes])
+        ok, message = spec.property_check(calls, [[arr for _, arr in o["outputs"]] for o in outcomes], outcomes)
         return result("passed", "all checks passed.") if ok else result("wrong", message)
 
     names = spec.arg_names

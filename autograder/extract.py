@@ -1,7 +1,8 @@
 """Finding a student's graded functions: by name, with ``ast``, in a notebook (.ipynb) or a .py file.
 
 Cell metadata is never trusted (editors strip it). Only top-level imports, function and class definitions and
-constant assignments are kept, so the rest of a notebook (training runs, plots, the test cells) never executes
+assignments to names (constants, annotated and tuple assignments, aliases) are kept, and an assignment only when
+a graded function needs one of its names, so the rest of a notebook (training runs, plots, the test cells) never executes
 while grading. Imports of the course library or of the grader are dropped and reported: a graded function that
 relies on them scores zero.
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 FORBIDDEN_MODULES = ("ssl_course", "autograder")
 MAX_SOURCE_BYTES = 2_000_000
 MIN_COPY_NODES = 80  # smaller functions are never flagged as copies
+MAX_COPY_NODES = 3000  # far larger than any reference kernel: not compared (difflib is quadratic)
 
 
 class SubmissionError(Exception):
@@ -31,17 +33,58 @@ class Extracted:
     forbidden: dict  # graded name -> why it counts as calling the reference
     notes: list = field(default_factory=list)
     tree: ast.Module | None = None
+    definitions: dict = field(default_factory=dict)  # top-level name -> the node that defines it last
+
+
+MAX_FILE_BYTES = 50 * MAX_SOURCE_BYTES
+
+
+def read_submission_bytes(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a submission file, read only if it is a regular file (not a symlink, FIFO, device, socket)
+    no larger than ``max_bytes``: checked with lstat/fstat before a single byte is read. Raises SubmissionError."""
+    import os
+    import stat as stat_mod
+    path = Path(path)
+    try:
+        st = os.lstat(path)
+    except OSError as err:
+        raise SubmissionError(f"cannot read {path.name}: {err.strerror}") from err
+    if stat_mod.S_ISLNK(st.st_mode):
+        raise SubmissionError(f"{path.name} is a symbolic link, not a file: refused")
+    if not stat_mod.S_ISREG(st.st_mode):
+        raise SubmissionError(f"{path.name} is not a regular file (a FIFO, device or socket): refused")
+    if st.st_size > max_bytes:
+        raise SubmissionError(f"{path.name} is too large ({st.st_size} bytes)")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as err:
+        raise SubmissionError(f"cannot read {path.name}: {err.strerror}") from err
+    try:
+        st = os.fstat(fd)  # the file opened is the one checked (no swap in between)
+        if not stat_mod.S_ISREG(st.st_mode) or st.st_size > max_bytes:
+            raise SubmissionError(f"{path.name} is not a regular file of a sane size: refused")
+        chunks, total = [], 0
+        while total <= max_bytes:
+            chunk = os.read(fd, min(1 << 20, max_bytes + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        if total > max_bytes:
+            raise SubmissionError(f"{path.name} is too large (it grew while being read)")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def read_cells(path: str | Path) -> list[str]:
     """The code cells of a notebook (or the one "cell" of a .py file), as text. Raises SubmissionError."""
+    return read_cells_from_bytes(read_submission_bytes(path), Path(path))
+
+
+def read_cells_from_bytes(raw: bytes, path: str | Path) -> list[str]:
+    """The code cells of a notebook's bytes (or of a .py file's); ``path`` only names it. Raises SubmissionError."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as err:
-        raise SubmissionError(f"cannot read {path.name}: {err.strerror}") from err
-    if len(raw) > 50 * MAX_SOURCE_BYTES:
-        raise SubmissionError(f"{path.name} is too large ({len(raw)} bytes)")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -78,25 +121,45 @@ def _is_forbidden_module(name: str | None) -> bool:
     return bool(name) and name.split(".")[0] in FORBIDDEN_MODULES
 
 
+def _target_names(target) -> list[str] | None:
+    """The names a simple assignment target binds (x, or a tuple / list of names), None for anything else."""
+    if isinstance(target, ast.Name):
+        return [target.id]
+    if isinstance(target, (ast.Tuple, ast.List)):
+        names = []
+        for elt in target.elts:
+            sub = _target_names(elt.value if isinstance(elt, ast.Starred) else elt)
+            if sub is None:
+                return None
+            names.extend(sub)
+        return names
+    return None
+
+
 def _bound_names(node) -> list[str]:
     if isinstance(node, (ast.Import, ast.ImportFrom)):
         return [(a.asname or a.name).split(".")[0] for a in node.names]
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         return [node.name]
     if isinstance(node, ast.Assign):
-        return [t.id for t in node.targets if isinstance(t, ast.Name)]
+        names = []
+        for t in node.targets:
+            names.extend(_target_names(t) or [])
+        return names
+    if isinstance(node, ast.AnnAssign) and node.value is not None:
+        return _target_names(node.target) or []
     return []
 
 
 def _keep(node) -> bool:
+    """Imports, definitions, and assignments to plain names (constants, aliases, tuples): an assignment only runs
+    in the child when a graded function needs one of its names."""
     if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         return True
-    if isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) for t in node.targets):
-        try:
-            ast.literal_eval(node.value)
-            return True
-        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-            return False
+    if isinstance(node, ast.Assign):
+        return all(_target_names(t) is not None for t in node.targets)
+    if isinstance(node, ast.AnnAssign):
+        return node.value is not None and isinstance(node.target, ast.Name)
     return False
 
 
@@ -122,18 +185,58 @@ def _forbidden_inside(node) -> str | None:
 
 
 def _names_used(node) -> set[str]:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    """The names ``node`` reads from the module's namespace. For a function: minus its parameters and the names
+    it assigns itself (a parameter called ``queue`` does not need a top-level ``queue = ...``)."""
+    if isinstance(node, ast.ClassDef):
+        names = set()
+        for part in [*node.bases, *node.keywords, *node.decorator_list]:
+            names |= {n.id for n in ast.walk(part) if isinstance(n, ast.Name)}
+        for stmt in node.body:
+            names |= _names_used(stmt) if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) else \
+                {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)}
+        return names
+    names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        local = {a.arg for a in ast.walk(node.args) if isinstance(a, ast.arg)}
+        declared_global = set()
+        for sub in ast.walk(node):
+            if isinstance(sub, (ast.Global, ast.Nonlocal)):
+                declared_global.update(sub.names)
+            elif isinstance(sub, ast.Name) and isinstance(sub.ctx, (ast.Store, ast.Del)):
+                local.add(sub.id)
+            elif isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and sub is not node:
+                local.add(sub.name)
+            elif isinstance(sub, ast.arg):
+                local.add(sub.arg)
+        names -= local - declared_global
+        # defaults and decorators are evaluated in the module's namespace
+        for expr in [*node.args.defaults, *node.args.kw_defaults, *getattr(node, "decorator_list", [])]:
+            if expr is not None:
+                names |= {n.id for n in ast.walk(expr) if isinstance(n, ast.Name)}
+    return names
 
 
-def extract(cells: list[str], graded: list[str]) -> Extracted:
-    """Keep the top-level definitions of all cells (later definitions win) and check the graded ones."""
-    notes, definitions, imports, forbidden_names = [], {}, [], set()
-    order = []
+EXTRACT_SECONDS = 10.0  # the parent's own time budget for one submission's code
+
+
+def extract(cells: list[str], graded: list[str], seconds: float = EXTRACT_SECONDS) -> Extracted:
+    """Keep the top-level definitions of all cells (later definitions win) and check the graded ones.
+
+    Linear in the size of the code (imports de-duplicated through a set, definitions kept in an ordered dict), and
+    bounded in time: past ``seconds`` the rest of the notebook is ignored, with a note.
+    """
+    import time
+    deadline = time.monotonic() + seconds
+    notes, definitions, forbidden_names = [], {}, set()
+    imports: dict[str, ast.AST] = {}  # ast.dump -> node, first occurrence order
     total = 0
     for i, cell in enumerate(cells):
         total += len(cell)
         if total > MAX_SOURCE_BYTES:
             notes.append("the notebook's code is too long; the rest was ignored")
+            break
+        if time.monotonic() > deadline:
+            notes.append("the notebook took too long to analyse; the rest was ignored")
             break
         try:
             tree = ast.parse(_strip_magics(cell))
@@ -149,40 +252,54 @@ def extract(cells: list[str], graded: list[str]) -> Extracted:
                 notes.append("an import of the course library was removed")
                 continue
             if isinstance(node, (ast.Import, ast.ImportFrom)):
-                key = ast.dump(node)
-                if key not in {ast.dump(n) for n in imports}:
-                    imports.append(node)
+                try:
+                    key = ast.dump(node)
+                except RecursionError:
+                    continue
+                imports.setdefault(key, node)
                 for name in _bound_names(node):
                     forbidden_names.discard(name)
                 continue
             for name in _bound_names(node):
+                definitions.pop(name, None)  # re-inserted last: the order of the latest definitions
                 definitions[name] = node
                 forbidden_names.discard(name)
-                if name in order:
-                    order.remove(name)
-                order.append(name)
-    found = {g for g in graded if g in definitions and isinstance(
-        definitions[g], (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    found = {g for g in graded if g in definitions}
     # only what the graded functions need: their transitive closure over top-level names
+    uses: dict[int, set] = {}
+
+    def used(node) -> set:
+        if id(node) not in uses:
+            try:
+                uses[id(node)] = _names_used(node)
+            except RecursionError:
+                uses[id(node)] = set()
+        return uses[id(node)]
+
     needed, stack = set(), list(found)
     while stack:
         name = stack.pop()
         if name in needed or name not in definitions:
             continue
         needed.add(name)
-        stack.extend(_names_used(definitions[name]))
-    used_everywhere = set().union(*(_names_used(definitions[n]) for n in needed)) if needed else set()
-    kept_defs = []
-    for name in order:
-        node = definitions[name]
-        if name in needed and node not in kept_defs:
+        stack.extend(used(definitions[name]))
+    used_everywhere = set().union(*(used(definitions[n]) for n in needed)) if needed else set()
+    kept_defs, kept_ids = [], set()
+    for name, node in definitions.items():
+        if name in needed and id(node) not in kept_ids:
             kept_defs.append(node)
+            kept_ids.add(id(node))
     # an import the child cannot satisfy (a plotting library...) must not stop the functions from loading
     kept_imports = [ast.Try(body=[node], handlers=[ast.ExceptHandler(type=ast.Name("ImportError", ast.Load()),
                                                                      name=None, body=[ast.Pass()])],
                             orelse=[], finalbody=[])
-                    for node in imports if set(_bound_names(node)) & used_everywhere]
-    module = ast.Module(body=kept_imports + kept_defs, type_ignores=[])
+                    for node in imports.values() if set(_bound_names(node)) & used_everywhere]
+    # an assignment that fails (it needs something the rest of the notebook computed) must not stop the functions
+    # from loading: only a function that really needs the name fails, when it runs
+    guarded = [ast.Try(body=[node], handlers=[ast.ExceptHandler(type=ast.Name("Exception", ast.Load()), name=None,
+                                                               body=[ast.Pass()])], orelse=[], finalbody=[])
+               if isinstance(node, (ast.Assign, ast.AnnAssign)) else node for node in kept_defs]
+    module = ast.Module(body=kept_imports + guarded, type_ignores=[])
     ast.fix_missing_locations(module)
 
     forbidden = {}
@@ -195,14 +312,32 @@ def extract(cells: list[str], graded: list[str]) -> Extracted:
             seen.add(name)
             node = definitions[name]
             why = _forbidden_inside(node)
-            used = _names_used(node)
-            if why is None and used & forbidden_names:
-                why = f"uses {', '.join(sorted(used & forbidden_names))} imported from the course library"
+            names = used(node)
+            if why is None and names & forbidden_names:
+                why = f"uses {', '.join(sorted(names & forbidden_names))} imported from the course library"
             if why:
                 forbidden[g] = why if name == g else f"calls `{name}`, which {why}"
                 break
-            stack.extend(used & set(definitions))
-    return Extracted(ast.unparse(module), found, forbidden, notes, module)
+            stack.extend(names & set(definitions))
+    try:
+        source = ast.unparse(module)
+    except RecursionError:
+        source, notes = "", notes + ["the code is nested too deeply to be graded"]
+    return Extracted(source, found, forbidden, notes, module, definitions)
+
+
+def graded_node(extracted: Extracted, name: str):
+    """The function or class that ``name`` is (following aliases such as ``nt_xent = simclr_loss``), or None."""
+    seen = set()
+    node = extracted.definitions.get(name)
+    while isinstance(node, (ast.Assign, ast.AnnAssign)) and name not in seen:
+        seen.add(name)
+        value = node.value
+        if not isinstance(value, ast.Name):
+            return None
+        name = value.id
+        node = extracted.definitions.get(name)
+    return node if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) else None
 
 
 # ------------------------------------------------------------------------------------ copies of the library
@@ -250,7 +385,10 @@ def copy_similarity(student_node, reference_function) -> float:
     ref_node = next((n for n in ref_tree.body if isinstance(n, ast.FunctionDef)), None)
     if ref_node is None:
         return 0.0
-    if sum(1 for _ in ast.walk(student_node)) < MIN_COPY_NODES:
+    nodes = sum(1 for _ in ast.walk(student_node))
+    if nodes < MIN_COPY_NODES:
+        return 0.0
+    if nodes > MAX_COPY_NODES:  # difflib is quadratic: the reference is ~100-300 nodes, so this is no copy
         return 0.0  # a two-line function is written the same way by everyone: no evidence of copying
     a, b = normalised_dump(student_node), normalised_dump(ref_node)
     if a == b:

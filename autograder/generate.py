@@ -43,9 +43,17 @@ def normalise(text: str) -> str:
     return json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def build(root: Path) -> dict[str, str]:
-    """{relative path under assignments/: normalised notebook text} generated from root/solutions."""
-    assignments = sorted(p.name for p in (root / "solutions").iterdir() if p.is_dir() and not p.name.startswith("."))
+def problem_sets(root: Path) -> list[str]:
+    """The problem sets: the folders of root/solutions (ps1, ps2, ...)."""
+    return sorted(p.name for p in (root / "solutions").iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def build(root: Path, db_url: str | None = None, assignments: list[str] | None = None) -> dict[str, str]:
+    """{relative path under assignments/: normalised notebook text} generated from root/solutions.
+
+    nbgrader writes its gradebook into the throwaway course unless ``db_url`` names another one
+    (``python -m autograder gradebook`` passes the course's real gradebook)."""
+    assignments = assignments or problem_sets(root)
     with tempfile.TemporaryDirectory(prefix="autograder-generate-") as tmp:
         course = Path(tmp)
         shutil.copytree(root / "solutions", course / "solutions",
@@ -53,8 +61,9 @@ def build(root: Path) -> dict[str, str]:
         shutil.copyfile(HERE / "nbgrader_config.py", course / "nbgrader_config.py")  # nbgrader reads it from cwd
         env = nbgrader_env(course)
         for assignment in assignments:
-            proc = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force"],
-                                  cwd=course, env=env, capture_output=True, text=True)
+            extra = [f"--CourseDirectory.db_url={db_url}"] if db_url else []
+            proc = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force",
+                                   *extra], cwd=course, env=env, capture_output=True, text=True)
             if proc.returncode != 0:
                 raise RuntimeError(f"nbgrader generate_assignment {assignment} failed:\n{proc.stdout}{proc.stderr}")
         out = {}

@@ -32,6 +32,11 @@ c.CourseDirectory.feedback_directory = os.path.join("grading", "feedback")
 os.makedirs(os.path.join(ROOT, "grading"), exist_ok=True)
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(ROOT, "grading", "gradebook.db")
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*"]
+# the JupyterHub exchange (release_assignment / fetch / submit / collect): a folder every student's server can read
+# and write, the same in the students' nbgrader config. nbgrader's default is /usr/local/share/nbgrader/exchange,
+# which release_assignment creates silently when run as root; SSL_COURSE_EXCHANGE names another (autograder/README.md)
+if os.environ.get("SSL_COURSE_EXCHANGE"):
+    c.Exchange.root = os.environ["SSL_COURSE_EXCHANGE"]
 
 # student notebooks: one stub for every solution region
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
@@ -40,12 +45,32 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # autograding: a per-cell limit (nbgrader has no whole-notebook limit; the isolated grader has one)
 c.Execute.timeout = 300
 c.Execute.interrupt_on_timeout = True
-c.Execute.allow_errors = True
+# (nbgrader's Execute always continues after an error: `allow_errors` is not a setting of it, and setting it only
+# printed "Config option `allow_errors` not recognized by `Execute`" twice per notebook)
 # a deleted or edited test cell comes back from the gradebook
 c.OverwriteCells.add_missing_cells = True
-c.ZipCollectApp.collector_plugin = "nbgrader.plugins.zipcollect.FileNameCollectorPlugin"
-# LMS downloads named "<student>_<notebook>.ipynb", e.g. alice_ps1_contrastive_basics.ipynb
-c.FileNameCollectorPlugin.named_regexp = r".*/(?P<student_id>[A-Za-z0-9-]+)_(?P<file_id>ps\d[\w-]*\.ipynb)$"
+# ... and an untouched one comes back without the false "checksum has changed" warning (jupyter/nbgrader#1961)
+c.Autograde.sanitize_preprocessors = [
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "autograder.nbgrader_hooks.OverwriteCellsQuietly",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+
+
+def _ensure_in_gradebook(assignment, student, notebooks):
+    """Before autograde's first student: add the problem set to the gradebook if it is not there (fresh clone)."""
+    from autograder.gradebook import ensure_assignment
+
+    ensure_assignment(assignment, ROOT)
+
+
+c.Autograde.pre_convert_hook = _ensure_in_gradebook
+
+# LMS downloads: the student id and the notebook from the file name by autograder.ids (Canvas, Moodle, Colab's
+# "Copy of", the browser's " (1)", ids with "." and "_"); a file it cannot match fails the command at the end
+c.ZipCollectApp.collector_plugin = "autograder.zipcollect.SubmissionNameCollector"
 
 # feedback: hidden-test source and tracebacks never reach the student
 c.GenerateFeedback.preprocessors = [

@@ -330,11 +330,16 @@ def _mistakes_enqueue():
 
 
 def _shuffle_cases(rng):
-    return [Call("batch_shuffle_indices", [int(n), Generator(int(rng.integers(0, 2**31)))], f"n = {int(n)}")
-            for n in (int(rng.integers(8, 32)), int(rng.integers(8, 32)), 1)]
+    n1, n2 = int(rng.integers(8, 32)), int(rng.integers(8, 32))
+    s1, s2, s3 = (int(v) for v in rng.choice(2**31, size=3, replace=False))
+    return [Call("batch_shuffle_indices", [n1, Generator(s1)], f"n = {n1}"),
+            Call("batch_shuffle_indices", [n2, Generator(s2)], f"n = {n2}"),
+            Call("batch_shuffle_indices", [1, Generator(s3)], "n = 1"),
+            Call("batch_shuffle_indices", [n1, Generator(s1)], f"n = {n1}, a fresh generator with the same seed"),
+            Call("batch_shuffle_indices", [n1, Generator(s3)], f"n = {n1}, a generator with another seed")]
 
 
-def _shuffle_property(calls, outputs):
+def _shuffle_property(calls, outputs, outcomes=None):
     for call, out in zip(calls, outputs):
         n = call.args[0]
         if len(out) != 2:
@@ -344,11 +349,20 @@ def _shuffle_property(calls, outputs):
             return False, f"for n = {n} both index tensors must have shape ({n},)"
         if not np.array_equal(np.sort(shuffle), np.arange(n)):
             return False, "idx_shuffle is not a permutation of 0..n-1"
-        if not np.array_equal(shuffle[unshuffle], np.arange(n)):
+        if not np.array_equal(shuffle[unshuffle], np.arange(n)) or \
+                not np.array_equal(unshuffle[shuffle], np.arange(n)):
             return False, "idx_unshuffle is not the inverse of idx_shuffle (x[idx_shuffle][idx_unshuffle] != x)"
     big = [o[0] for c, o in zip(calls, outputs) if c.args[0] >= 8]
     if big and all(np.array_equal(np.asarray(s), np.arange(len(s))) for s in big):
         return False, "idx_shuffle is the identity: the batch is never shuffled"
+    if len(outputs) >= 5:
+        first, again, other = (np.asarray(outputs[i][0]) for i in (0, 3, 4))
+        if not np.array_equal(first, again):
+            return False, ("two fresh generators with the same seed give different permutations: draw the "
+                           "permutation from the `generator` argument (torch.randperm(n, generator=generator))")
+        if np.array_equal(first, other):
+            return False, ("the permutation does not depend on the generator (the same for different seeds): "
+                           "draw it from the `generator` argument, e.g. torch.randperm(n, generator=generator)")
     return True, ""
 
 
@@ -400,17 +414,27 @@ def _context_cases(rng):
     t0 = int(rng.integers(2, t - 1))
     x_future = x.copy()
     x_future[:, t0:] = _rand(rng, b, t - t0, d, dtype=np.float32)
-    seed = int(rng.integers(0, 2**31))
+    seed, other = (int(v) for v in rng.choice(2**31, size=2, replace=False))
     return [Call("ContextNetwork", [x], "sequence", module=Module(seed, (d, c))),
-            Call("ContextNetwork", [x_future], f"same sequence, steps >= {t0} changed", module=Module(seed, (d, c)))]
+            Call("ContextNetwork", [x_future], f"same sequence, steps >= {t0} changed", module=Module(seed, (d, c))),
+            Call("ContextNetwork", [x], "same sequence, parameters initialised from another seed",
+                 module=Module(other, (d, c)))]
 
 
-def _context_property(calls, outputs):
+RECURRENT_GRU = ("GRU", "GRUCell")
+
+
+def _context_property(calls, outputs, outcomes=None):
     x, x_future = calls[0].args[0], calls[1].args[0]
     (b, t, _), c = x.shape, calls[0].module.init_args[1]
-    out, out_future = (np.asarray(o[0], dtype=np.float64) for o in outputs)
-    if out.shape != (b, t, c):
+    for o in outputs:
+        if len(o) < 1 or o[0] is None:
+            return False, "the network must return one tensor of shape (B, T, context_dim)"
+    out, out_future = (np.asarray(o[0], dtype=np.float64) for o in outputs[:2])
+    if out.shape != (b, t, c) or out_future.shape != (b, t, c):
         return False, f"the output must have shape (B, T, context_dim) = {(b, t, c)}, got {out.shape}"
+    if not np.all(np.isfinite(out)):
+        return False, "the output holds NaN or infinite values"
     t0 = int(np.argmax(np.any(x != x_future, axis=(0, 2))))
     if not np.allclose(out[:, :t0], out_future[:, :t0], rtol=1e-5, atol=1e-6):
         return False, ("the context at time t depends on inputs after t: an autoregressive context network must "
@@ -419,6 +443,18 @@ def _context_property(calls, outputs):
         return False, "the context does not change when the inputs change: it must summarise z_1..z_t"
     if np.allclose(out[:, 1:], out[:, :1], atol=1e-6):
         return False, "the context is the same at every time step: it must accumulate the past"
+    info = [o.get("module_info") if isinstance(o, dict) else None for o in outcomes or []]
+    if info and all(isinstance(i, dict) for i in info):
+        if any(int(i.get("trainable_parameters", 0)) <= 0 for i in info):
+            return False, ("the network has no trainable parameters: the context network must be learned (an "
+                           "nn.GRU(input_dim, context_dim, batch_first=True))")
+        if not any(set(i.get("recurrent", [])) & set(RECURRENT_GRU) for i in info):
+            return False, "the context network must be built on a GRU (nn.GRU or nn.GRUCell), as the notebook asks"
+    if len(outputs) >= 3:
+        out_other = np.asarray(outputs[2][0], dtype=np.float64)
+        if out_other.shape == out.shape and np.allclose(out_other, out, rtol=1e-5, atol=1e-6):
+            return False, ("the output does not depend on the network's parameters (the same for two random "
+                           "initialisations): the context must come from the learned GRU, not a fixed formula")
     return True, ""
 
 

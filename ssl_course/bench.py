@@ -271,13 +271,16 @@ def main(argv=None) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    from .cli import _device, _non_negative_int, _positive_int
+
+    parser.add_argument("--device", type=_device, default="auto", help="auto | cpu | cuda | cuda:N")
     parser.add_argument("--quick", action="store_true", help="fewer steps (a smoke test)")
-    parser.add_argument("--batch-size", type=int, default=None,
-                        help="batch for the small CNN and the augmentation (default 128 / 256 on CPU, 512 on GPU)")
-    parser.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: the CPU count)")
-    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads in this process")
-    parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--batch-size", type=_positive_int, default=None,
+                        help="batch for the small CNN and the augmentation (None: 128 / 256 on CPU, 512 on GPU)")
+    parser.add_argument("--workers", type=_non_negative_int, default=None,
+                        help="DataLoader workers (None: the CPU count)")
+    parser.add_argument("--threads", type=_positive_int, default=None, help="torch intra-op threads in this process")
+    parser.add_argument("--channels-last", action="store_true", help="channels_last memory format")
     parser.add_argument("--compile", action="store_true", help="torch.compile the encoders")
 
 

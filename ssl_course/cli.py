@@ -15,6 +15,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from urllib.error import URLError
 
 from .augment import AugmentConfig
 
@@ -70,6 +71,44 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _unit_interval(text: str) -> float:
+    value = _non_negative_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value}")
+    return value
+
+
+DEVICE_PATTERN = r"auto|cpu|mps|cuda(:\d+)?"
+
+
+def _device(text: str) -> str:
+    import re
+
+    if not re.fullmatch(DEVICE_PATTERN, text):
+        raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda, cuda:N or mps, got {text!r}")
+    return text
+
+
 def _fraction(text: str) -> float:
     value = _positive_float(text)
     if value > 1:
@@ -81,33 +120,40 @@ def _add_run_arguments(p: argparse.ArgumentParser, defaults: dict) -> None:
     from .data import DATASETS
     from .models import ENCODERS
 
-    p.add_argument("--method", choices=CONTRASTIVE_METHODS, default=defaults["method"])
-    p.add_argument("--dataset", choices=[d for d in DATASETS if d != "photos"], default=defaults["dataset"])
+    p.add_argument("--method", choices=CONTRASTIVE_METHODS, default=defaults["method"], help="what to train")
+    p.add_argument("--dataset", choices=[d for d in DATASETS if d != "photos"], default=defaults["dataset"],
+                   help="shapes and digits are offline; cifar10 / stl10 need `ssl-course download` once")
     p.add_argument("--data-root", default=None,
                    help="where cifar10/stl10 live (default $SSL_COURSE_DATA or ~/.cache/ssl_course); "
                         "for --dataset folder: the folder of class sub-folders")
     p.add_argument("--download", action="store_true", help="download cifar10/stl10 if missing (needs internet)")
-    p.add_argument("--encoder", choices=ENCODERS, default=defaults["encoder"])
+    p.add_argument("--encoder", choices=ENCODERS, default=defaults["encoder"], help="the backbone f")
     p.add_argument("--width", type=_positive_int, default=defaults["width"], help="small_cnn width")
-    p.add_argument("--epochs", type=_positive_int, default=defaults["epochs"])
-    p.add_argument("--batch-size", type=_positive_int, default=defaults["batch_size"])
-    p.add_argument("--lr", type=_positive_float, default=defaults["lr"])
-    p.add_argument("--optimizer", choices=("sgd", "adamw"), default=defaults["optimizer"])
-    p.add_argument("--temperature", type=_positive_float, default=defaults["temperature"])
+    p.add_argument("--epochs", type=_positive_int, default=defaults["epochs"], help="passes over the training set")
+    p.add_argument("--batch-size", type=_positive_int, default=defaults["batch_size"],
+                   help="images per step (the global batch under torchrun)")
+    p.add_argument("--lr", type=_positive_float, default=defaults["lr"], help="peak learning rate")
+    p.add_argument("--optimizer", choices=("sgd", "adamw"), default=defaults["optimizer"], help="optimizer")
+    p.add_argument("--temperature", type=_positive_float, default=defaults["temperature"],
+                   help="softmax temperature t of the contrastive loss")
     p.add_argument("--crop-min", type=_fraction, default=defaults["crop_min"],
                    help="smallest crop area (fraction of the image) of the random resized crop")
     p.add_argument("--num-images", type=_positive_int, default=defaults["num_images"],
                    help="shapes: images to generate; other datasets: use the first N training images")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", type=_device, default="auto", help="auto | cpu | cuda | cuda:N | mps")
+    p.add_argument("--seed", type=int, default=0, help="random seed (data, initialisation, augmentation)")
     p.add_argument("--out", default=defaults["out"], help="output folder (results.json, tsne.png, curves.png)")
-    p.add_argument("--checkpoint", default=None, help="checkpoint file: saved every epoch, resumed if present")
-    p.add_argument("--knn-every", type=int, default=0, help="kNN monitor every N epochs (0: off)")
+    p.add_argument("--checkpoint", default=None,
+                   help="checkpoint file: saved every epoch, resumed if present (None: no checkpoint)")
+    p.add_argument("--knn-every", type=_non_negative_int, default=0, help="kNN monitor every N epochs (0: off)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--weight-decay", type=float, default=5e-4)
-    p.add_argument("--warmup-epochs", type=float, default=None, help="linear warm-up (default: min(1, epochs/10))")
-    p.add_argument("--queue-size", type=_positive_int, default=None, help="MoCo: the queue length K")
-    p.add_argument("--momentum", type=float, default=None, help="MoCo: the key encoder's EMA momentum m")
+    p.add_argument("--weight-decay", type=_non_negative_float, default=5e-4, help="L2 weight decay")
+    p.add_argument("--warmup-epochs", type=_non_negative_float, default=None,
+                   help="linear warm-up (None: min(1, epochs/10))")
+    p.add_argument("--queue-size", type=_positive_int, default=None,
+                   help="MoCo only: the queue length K (None: the method's default)")
+    p.add_argument("--momentum", type=_unit_interval, default=None,
+                   help="MoCo only: the key encoder's EMA momentum m (None: the method's default)")
     p.add_argument("--compile", action="store_true", help="torch.compile the encoder (GPU runs)")
     p.add_argument("--channels-last", action="store_true", help="channels_last memory format (GPU runs)")
     p.add_argument("--sync-bn", action="store_true", help="under torchrun: SyncBatchNorm over all GPUs")
@@ -152,8 +198,7 @@ def run(args) -> dict:
 
     context = distributed.setup(ev.resolve_device(args.device))  # under torchrun: this process's GPU and rank
     device, main = context.device, context.is_main
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path(args.out)  # created only once there is something to write in it
     data = _load_data(args)
     ssl_train, labelled, test = data
     image_size = ssl_train.image_size
@@ -176,6 +221,7 @@ def run(args) -> dict:
     if not main:  # rank 0 evaluates and writes the results
         return {}
 
+    out.mkdir(parents=True, exist_ok=True)
     print("evaluating (linear probe and kNN on frozen features) ...")
     features = {**baseline_features(config, data), f"{args.method} encoder": result.features}
     table = {name: ev.evaluate_features(*f) for name, f in features.items() if name != f"{args.method} encoder"}
@@ -232,24 +278,44 @@ def parse_args(argv=None) -> argparse.Namespace:
     """The command line, with a train ``--preset`` applied as defaults (flags given explicitly override it)."""
     parser = argparse.ArgumentParser(prog="ssl-course", description="Self-supervised learning course tools")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="2-5 minute CPU demo: SimCLR on the offline shapes data")
+    with_defaults = dict(formatter_class=argparse.ArgumentDefaultsHelpFormatter)  # --help shows every default
+    demo = sub.add_parser("demo", help="2-5 minute CPU demo: SimCLR on the offline shapes data", **with_defaults)
     _add_run_arguments(demo, DEMO_DEFAULTS)
-    train = sub.add_parser("train", help="train and evaluate at full scale (GPU)")
+    train = sub.add_parser("train", help="train and evaluate at full scale (GPU)", **with_defaults)
     _add_run_arguments(train, TRAIN_DEFAULTS)
     train.add_argument("--preset", choices=sorted(PRESETS),
                        help="a GPU recipe (docs/gpu.md); other flags given on the command line override it")
-    bench = sub.add_parser("bench", help="throughput benchmark (training step, augmentation, memory, FLOP/s)")
+    bench = sub.add_parser("bench", help="throughput benchmark (training step, augmentation, memory, FLOP/s)",
+                           **with_defaults)
     from .bench import add_arguments as add_bench_arguments
 
     add_bench_arguments(bench)
-    download = sub.add_parser("download", help="download CIFAR-10 or STL-10 (needs internet)")
+    download = sub.add_parser("download", help="download CIFAR-10 or STL-10 (needs internet)", **with_defaults)
     download.add_argument("dataset", choices=("cifar10", "stl10"))
-    download.add_argument("--root", default=None)
+    download.add_argument("--root", default=None, help="None: $SSL_COURSE_DATA or ~/.cache/ssl_course")
     args = parser.parse_args(argv)
     if args.command == "train" and args.preset:  # the preset becomes the defaults; explicit flags still win
         train.set_defaults(**PRESETS[args.preset])
         args = parser.parse_args(argv)
+    if args.command in ("demo", "train"):
+        _check_run_arguments(args, argv if argv is not None else sys.argv[1:],
+                             demo if args.command == "demo" else train)
     return args
+
+
+def _check_run_arguments(args, argv, subparser) -> None:
+    """Combinations argparse cannot check: one line and exit 2, before anything runs."""
+    given = {a.split("=")[0] for a in argv if a.startswith("--")}
+    moco_only = sorted(given & {"--queue-size", "--momentum"})
+    if moco_only and not args.method.startswith("moco"):
+        subparser.error(f"{' and '.join(moco_only)} {'is a MoCo option' if len(moco_only) == 1 else 'are MoCo options'}"
+                        f" (--method moco_v1 or moco_v2), not for --method {args.method}")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        subparser.error(f"--out {args.out} is a file; give a folder (it is created if missing)")
+    blocking = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        subparser.error(f"--out {args.out}: {blocking} is a file, not a folder")
 
 
 def main(argv=None) -> int:
@@ -265,13 +331,27 @@ def main(argv=None) -> int:
             return run_from_args(args)
         if args.command == "download":
             root = args.root or default_root()
-            load_dataset(args.dataset, "train", root=root, download=True)
+            try:
+                load_dataset(args.dataset, "train", root=root, download=True)
+            except (URLError, OSError) as err:  # offline, DNS, refused, disk full
+                reason = getattr(err, "reason", None) or err
+                print(f"ssl-course: error: could not download {args.dataset} into {root} (is there internet "
+                      f"access?): {reason}", file=sys.stderr)
+                return 2
             print(f"{args.dataset} is ready under {root}")
             return 0
         run(args)
         return 0
     except (DatasetNotFoundError, ValueError, FileNotFoundError, PermissionError) as err:
         print(f"ssl-course: error: {err}", file=sys.stderr)
+        return 2
+    except RuntimeError as err:
+        if "state_dict" not in str(err) or not getattr(args, "checkpoint", None):
+            raise
+        first = str(err).strip().splitlines()[0]
+        print(f"ssl-course: error: the checkpoint {args.checkpoint} was saved by another model (method, encoder or "
+              f"width differ from this command's); use another --checkpoint or the same settings ({first})",
+              file=sys.stderr)
         return 2
     finally:
         distributed.cleanup()

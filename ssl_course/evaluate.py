@@ -74,10 +74,12 @@ def mean_cosine(model_a: nn.Module, model_b: nn.Module, images: torch.Tensor, ba
     return total / count
 
 
-def key_consistency(moco: nn.Module, images: torch.Tensor, **kwargs) -> float:
-    """How close MoCo's key encoder is to its query encoder: the mean cosine between
+def query_key_agreement(moco: nn.Module, images: torch.Tensor, **kwargs) -> float:
+    """How close MoCo's key encoder is to its query encoder *now*: the mean cosine between
     g_k(f_k(x)) and g_q(f_q(x)) for the same (un-augmented) images. 1.0 when the key encoder equals the query
-    encoder (momentum 0); it falls as the key encoder lags behind (high momentum, fast-changing query encoder)."""
+    encoder (momentum 0); it falls as the key encoder lags behind (high momentum, fast-changing query encoder).
+    Not to be confused with ``interactive.stored_key_consistency`` (how well the keys stored in the queue agree
+    with the current key encoder), which rises with the momentum."""
     return mean_cosine(nn.Sequential(moco.encoder_k, moco.projector_k), nn.Sequential(moco.encoder_q, moco.projector_q),
                        images, **kwargs)
 

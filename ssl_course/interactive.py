@@ -84,15 +84,17 @@ def augment_config(crop_min_scale: float = 0.2, strength: float = 1.0, blur_p: f
 
 
 # --------------------------------------------------------------------------------------------------------------
-# MoCo: how consistent are the keys in the queue?
+# MoCo: how consistent are the keys stored in the queue with the current key encoder?
 # --------------------------------------------------------------------------------------------------------------
 
-def key_consistency(momentum: float, queue_size: int, batch_size: int = 32, dim: int = 32, steps: int | None = None,
+def stored_key_consistency(momentum: float, queue_size: int, batch_size: int = 32, dim: int = 32, steps: int | None = None,
                     lr: float = 0.1, seed: int = 0) -> dict:
     """A toy of MoCo's dictionary: the query encoder is a linear map that drifts like SGD (a random step of size
     ``lr`` relative to its size each iteration); the key encoder follows it by EMA with ``momentum``; each iteration enqueues a batch
-    of keys and keeps the newest ``queue_size`` (``steps`` iterations; by default enough to fill the queue). Consistency of a stored key = cosine between it and what the
-    *current* key encoder gives for the same input.
+    of keys and keeps the newest ``queue_size`` (``steps`` iterations; by default enough to fill the queue).
+    Consistency of a stored key = cosine between it and what the *current* key encoder gives for the same input:
+    it rises with the momentum (unlike ``evaluate.query_key_agreement``, the cosine between the key and the query
+    branches, which falls with it).
 
     Returns {"age": (A,) iterations since the key was encoded, "consistency": (A,) mean cosine per age,
     "mean": mean cosine over the whole queue}. m -> 1 keeps old keys consistent; m = 0 (key encoder = query

@@ -42,14 +42,6 @@ def cosine_similarity_matrix(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-8
     return F.normalize(a, dim=-1, eps=eps) @ F.normalize(b, dim=-1, eps=eps).transpose(-2, -1)
 
 
-def _scores(q: torch.Tensor, k: torch.Tensor, similarity: str) -> torch.Tensor:
-    if similarity == "cosine":
-        return cosine_similarity_matrix(q, k)
-    if similarity == "dot":
-        return q @ k.transpose(-2, -1)
-    raise ValueError(f"similarity must be 'cosine' or 'dot', got {similarity!r}")
-
-
 def info_nce(
     query: torch.Tensor,
     positive_key: torch.Tensor,

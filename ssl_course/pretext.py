@@ -91,10 +91,13 @@ def min_hamming_distance(permutations: torch.Tensor | np.ndarray) -> int:
 
 
 def hamming_permutations(num_permutations: int, num_tiles: int = 9, seed: int = 0) -> torch.Tensor:
-    """The jigsaw permutation set of Noroozi & Favaro (2016), chosen greedily for maximal Hamming distance.
+    """A jigsaw permutation set chosen greedily for a large Hamming distance between classes: a max-min variant of
+    Noroozi & Favaro's (2016) Algorithm 1, which adds the permutation with the largest *average* Hamming distance to
+    those chosen so far.
 
     Start from one random permutation; then repeatedly add the permutation (among all n!) whose minimum Hamming
-    distance to the permutations chosen so far is largest (ties broken at random). A large minimum distance makes
+    distance to the permutations chosen so far is largest (ties broken at random), which maximises the distance
+    between the two closest classes rather than the average. A large minimum distance makes
     the classes easy to tell apart from the tiles, so the network must look at all of them.
 
     Returns (num_permutations, num_tiles) int64; row k is the order in which tiles are shown for class k:

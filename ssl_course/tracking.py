@@ -63,6 +63,15 @@ def mask_iou(predicted: torch.Tensor, truth: torch.Tensor, threshold: float = 0.
     return torch.where(union > 0, inter / union.clamp_min(1), torch.ones_like(union))
 
 
+def soft_iou(predicted: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+    """Threshold-free (fuzzy Jaccard) IoU per image: sum(min(p, t)) / sum(max(p, t)) for a soft mask p in [0, 1]
+    and the true mask t, (B, 1, H, W) -> (B,). Equals ``mask_iou`` for hard masks; unlike it, a propagated mask
+    that is spread thinly everywhere (below any fixed threshold) still scores by how much of it is on the object."""
+    p, t = predicted.float().clamp(0, 1).flatten(1), truth.float().flatten(1)
+    inter, union = torch.minimum(p, t).sum(1), torch.maximum(p, t).sum(1)
+    return torch.where(union > 0, inter / union.clamp_min(1e-12), torch.ones_like(union))
+
+
 def pixel_features(frames: torch.Tensor, stride: int = 4, patch: int = 8) -> torch.Tensor:
     """The raw-pixel baseline: lightness patches around each cell of the feature grid, mean-removed and
     L2-normalised (normalised cross-correlation, as in block matching).
@@ -90,13 +99,15 @@ def pixel_attention(reference: torch.Tensor, target: torch.Tensor, temperature: 
 
 
 @torch.no_grad()
-def propagation_iou(attention_fn, clips: torch.Tensor, masks: torch.Tensor, target_frame: int = -1) -> torch.Tensor:
+def propagation_iou(attention_fn, clips: torch.Tensor, masks: torch.Tensor, target_frame: int = -1,
+                    soft: bool = False) -> torch.Tensor:
     """IoU per clip of the object mask carried from frame 0 to ``target_frame`` by an attention.
 
     attention_fn: (reference (B, 3, H, W), target (B, 3, H, W)) in [0, 1] -> A (B, n_ref, n_tgt), e.g. a trained
     ``ColorTracker.attention`` or ``pixel_attention``; clips: uint8 (B, T, 3, H, W); masks: (B, T, 1, H, W) the
-    true object masks. Returns (B,) IoU of the propagated mask (thresholded at 0.5) with the true target mask.
+    true object masks. Returns (B,) IoU of the propagated mask (thresholded at 0.5) with the true target mask, or
+    with ``soft=True`` the threshold-free ``soft_iou`` of the soft propagated mask.
     """
     reference, target = clips[:, 0].float() / 255, clips[:, target_frame].float() / 255
     propagated = propagate_mask(attention_fn(reference, target), masks[:, 0], tuple(reference.shape[-2:]))
-    return mask_iou(propagated, masks[:, target_frame])
+    return (soft_iou if soft else mask_iou)(propagated, masks[:, target_frame])

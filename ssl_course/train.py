@@ -4,7 +4,9 @@
 constant) schedule, bf16 autocast on CUDA, a progress bar, a kNN monitor, and atomic checkpoints from which a run
 resumes exactly: on the CPU, an interrupted run resumed from its checkpoint ends with the same weights as an
 uninterrupted one. That works because nothing random depends on hidden global state: epoch e's data order comes
-from a generator seeded by (seed, e) and step s's augmentations from one seeded by (seed, e, s).
+from a generator seeded by (seed, e), step s's batched augmentations from one seeded by (seed, e, s), and a
+per-image transform in the DataLoader (``TwoViews``, any ``num_workers``) draws image i's views under torch's global
+random state seeded by (seed, e, i) (``SeededItems``).
 
 Launched with ``torchrun --nproc_per_node=N``, the same loop trains data-parallel (see ``ssl_course.distributed``):
 ``batch_size`` is the global batch, each rank takes its slice of it, gradients are averaged by DDP, SimCLR gathers
@@ -23,7 +25,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from . import distributed
-from .data import ImageDataset
+from .data import ImageDataset, SeededItems
 from .evaluate import extract_features, knn_accuracy, resolve_device
 from .methods import Method
 
@@ -174,8 +176,12 @@ class _Batches:
             return
         indices = torch.cat([distributed.shard(order[step * bs:(step + 1) * bs], rank, world)
                              for step in range(skip, self.steps_per_epoch)]).tolist()
+        # each item is made under torch's (and Python's, NumPy's) global random state seeded by (seed, epoch,
+        # index): a per-image transform draws the same views in the main process or in any worker, before or
+        # after a resume. An index occurs once per epoch, so ranks need no seed of their own.
+        items = [(i, _step_seed(self.config.seed, epoch, i, 2**31)) for i in indices]
         seed_parts = (self.config.seed, epoch, 2**31) + ((rank,) if world > 1 else ())
-        loader = DataLoader(self.dataset, batch_size=bs // world, sampler=indices,
+        loader = DataLoader(SeededItems(self.dataset), batch_size=bs // world, sampler=items,
                             num_workers=self.config.num_workers, drop_last=True,
                             pin_memory=self.device.type == "cuda",
                             generator=torch.Generator().manual_seed(_step_seed(*seed_parts)))

@@ -247,9 +247,9 @@ def mi_ceiling(true_mis, estimates, batch_size: int, ax=None):
     return ax
 
 
-def key_consistency_curve(result: dict, momentum: float, queue_size: int, ax=None):
+def stored_key_consistency_curve(result: dict, momentum: float, queue_size: int, ax=None):
     """Mean cosine between a stored key and the current key encoder's key for the same input, by the key's age
-    (``interactive.key_consistency``)."""
+    (``interactive.stored_key_consistency``)."""
     plt = _plt()
     if ax is None:
         _, ax = plt.subplots(figsize=(5.5, 3.4))
@@ -257,7 +257,7 @@ def key_consistency_curve(result: dict, momentum: float, queue_size: int, ax=Non
     ax.set_ylim(min(0.0, float(np.min(result["consistency"]))), 1.02)
     ax.set_xlabel("age of the key in the queue [iterations]")
     ax.set_ylabel("cosine(stored key, fresh key)")
-    ax.set_title(f"m = {momentum:g}, K = {queue_size}: mean consistency {result['mean']:.3f}", fontsize=10)
+    ax.set_title(f"m = {momentum:g}, K = {queue_size}: mean stored-key consistency {result['mean']:.3f}", fontsize=10)
     return ax
 
 

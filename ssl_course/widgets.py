@@ -20,7 +20,7 @@ Signatures (keyword defaults are the first state drawn):
         images: (B, 3, H, W) uint8 or float; sliders for the smallest crop area, colour strength, blur p, grey p.
     moco_explorer(results=None, momentum=0.99, queue_size=1024, momenta=(0, 0.5, 0.9, 0.99, 0.999),
                   queue_sizes=(64, 256, 1024, 4096, 16384), batch_size=32)
-        results=None: the key-consistency toy (interactive.key_consistency) live; or a precomputed ablation
+        results=None: the stored-key consistency toy (interactive.stored_key_consistency) live; or a precomputed ablation
         {(queue_size, momentum): accuracy} drawn as accuracy against queue size for the chosen momentum.
     cpc_explorer(accuracy_per_k, embeddings=None, k=1, class_names=None)
         accuracy_per_k: {k: accuracy} or a sequence for k = 1..K; embeddings: {k: (emb (M, 2), labels (M,))}.
@@ -206,7 +206,7 @@ def augmentation_explorer(images, crop_min_scale: float = 0.2, strength: float =
 def moco_explorer(results: dict | None = None, momentum: float = 0.99, queue_size: int = 1024,
                   momenta=(0.0, 0.5, 0.9, 0.99, 0.999), queue_sizes=(64, 256, 1024, 4096, 16384),
                   batch_size: int = 32) -> Explorer:
-    """Queue size and momentum: the key-consistency toy (``results=None``) or a precomputed ablation
+    """Queue size and momentum: the stored-key consistency toy (``results=None``) or a precomputed ablation
     ``{(queue_size, momentum): accuracy}``."""
     if results is not None:
         queue_sizes = sorted({q for q, _ in results})
@@ -216,8 +216,8 @@ def moco_explorer(results: dict | None = None, momentum: float = 0.99, queue_siz
 
     def draw(momentum, queue_size):
         if results is None:
-            res = interactive.key_consistency(momentum, queue_size, batch_size=batch_size)
-            return viz.key_consistency_curve(res, momentum, queue_size), \
+            res = interactive.stored_key_consistency(momentum, queue_size, batch_size=batch_size)
+            return viz.stored_key_consistency_curve(res, momentum, queue_size), \
                 f"mean cosine between stored and fresh keys: {res['mean']:.3f}"
         import matplotlib.pyplot as plt
 

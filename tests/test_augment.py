@@ -123,3 +123,240 @@ def test_fast_hue_shift_matches_torchvision_per_image():
     for i in range(5):
         assert torch.allclose(out[i], TF.adjust_hue(x[i], float(shift[i])), atol=1e-4)
     assert torch.allclose(out[0], x[0])
+
+
+# --- each random operation of BatchAugment draws per image (a per-batch draw of any one of them is the trap) ----
+
+def _smooth(n=1, size=32, seed=0):
+    """Smooth random float images in [0, 1], asymmetric and colourful (a mirror or a gray copy differs)."""
+    g = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(n, 3, 4, 4, generator=g)
+    return torch.nn.functional.interpolate(coarse, size=size, mode="bilinear", align_corners=False)
+
+
+def _only(**changes):
+    return AugmentConfig.recipe("none").with_(**changes)
+
+
+def _outcomes(out, candidates, atol=1e-5):
+    """For each output image, the index of the candidate (C, H, W) it equals (or -1)."""
+    found = []
+    for o in out:
+        match = [i for i, c in enumerate(candidates) if torch.allclose(o, c, atol=atol)]
+        found.append(match[0] if match else -1)
+    return found
+
+
+def test_flip_is_drawn_per_image():
+    x = _smooth().repeat(24, 1, 1, 1)
+    out = BatchAugment(32, _only(flip_p=0.5))(x, torch.Generator().manual_seed(0))
+    got = _outcomes(out, [x[0], torch.flip(x[0], dims=[-1])])
+    assert -1 not in got and set(got) == {0, 1}, got
+
+
+def test_grayscale_is_drawn_per_image():
+    x = _smooth().repeat(24, 1, 1, 1)
+    out = BatchAugment(32, _only(gray_p=0.5))(x, torch.Generator().manual_seed(0))
+    from ssl_course.augment import grayscale
+    got = _outcomes(out, [x[0], grayscale(x[:1])[0].expand(3, -1, -1)])
+    assert -1 not in got and set(got) == {0, 1}, got
+
+
+def test_blur_and_its_sigma_are_drawn_per_image():
+    x = _smooth(size=64).repeat(24, 1, 1, 1)
+    fixed = BatchAugment(64, _only(blur_p=0.5, blur_sigma=(2.0, 2.0)))
+    out = fixed(x, torch.Generator().manual_seed(0))
+    rough = (out[..., 1:] - out[..., :-1]).abs().mean(dim=(1, 2, 3))
+    unchanged = torch.tensor([torch.allclose(o, x[0], atol=1e-5) for o in out])
+    assert unchanged.any() and not unchanged.all()
+    assert (rough[~unchanged] < rough[unchanged].min()).all()  # the others are smoother
+    varying = BatchAugment(64, _only(blur_p=1.0, blur_sigma=(0.1, 2.0)))(x, torch.Generator().manual_seed(0))
+    rough = (varying[..., 1:] - varying[..., :-1]).abs().mean(dim=(1, 2, 3))
+    assert len({round(float(r), 6) for r in rough}) > 12  # one sigma per image
+
+
+def test_jitter_on_off_is_drawn_per_image():
+    x = _smooth().repeat(24, 1, 1, 1)
+    out = BatchAugment(32, _only(jitter=(0.8, 0.8, 0.8, 0.2), jitter_p=0.5))(x, torch.Generator().manual_seed(0))
+    unchanged = torch.tensor([torch.allclose(o, x[0], atol=1e-5) for o in out])
+    assert unchanged.any() and not unchanged.all()
+    changed = out[~unchanged]
+    assert all(not torch.allclose(a, b, atol=1e-3) for a, b in zip(changed, changed[1:]))  # own factors too
+
+
+def test_crop_position_is_drawn_per_image_and_covers_the_image():
+    """Crops of one fixed size: only the position is random, and it must differ between the images of a batch."""
+    aug = BatchAugment(8, _only(crop_scale=(0.25, 0.25)))
+    boxes = aug.crop_boxes(400, 32, 32, torch.Generator().manual_seed(0))
+    x0, y0, w, h = boxes.unbind(1)
+    assert (w == 16).all() and (h == 16).all()
+    assert len(set(x0.tolist())) == 17 and len(set(y0.tolist())) == 17  # every position 0..16 occurs
+    assert x0.min() == 0 and x0.max() == 16 and y0.min() == 0 and y0.max() == 16
+    assert abs(float(x0.mean()) - 8) < 1 and abs(float(y0.mean()) - 8) < 1  # uniform, not biased to a side
+    assert float(torch.corrcoef(torch.stack([x0, y0]))[0, 1]) < 0.2  # drawn independently
+    x = _smooth().repeat(6, 1, 1, 1)
+    out = aug(x, torch.Generator().manual_seed(0))
+    distinct = {bytes((o * 255).round().to(torch.uint8).numpy()) for o in out}
+    assert len(distinct) == 6
+
+
+def test_each_operation_fires_with_its_probability():
+    """The decision rates over 600 images: flip 0.5, jitter 0.8, grayscale 0.2, blur 0.5 (3 sigma bands)."""
+    n = 600
+    x = _smooth(size=16).repeat(n, 1, 1, 1)
+    band = lambda p: 3 * (p * (1 - p) / n) ** 0.5  # noqa: E731
+    cases = {
+        "flip": (_only(flip_p=0.5), 0.5),
+        "jitter": (_only(jitter=(0.8, 0.8, 0.8, 0.2), jitter_p=0.8), 0.8),
+        "gray": (_only(gray_p=0.2), 0.2),
+        "blur": (_only(blur_p=0.5, blur_sigma=(1.0, 2.0)), 0.5),
+    }
+    for name, (config, p) in cases.items():
+        out = BatchAugment(16, config)(x, torch.Generator().manual_seed(1))
+        changed = (out - x).abs().flatten(1).max(1).values > 1e-4
+        assert abs(float(changed.float().mean()) - p) < band(p), name
+
+
+def test_simclr_recipe_parameters_are_the_papers():
+    """SimCLR appendix A: crop scale 0.08-1, ratio 3/4-4/3, flip 0.5, jitter (0.8s, 0.8s, 0.8s, 0.2s) with
+    p = 0.8, grayscale 0.2, blur p = 0.5 (sigma 0.1-2, kernel 10 % of the side) on images >= 64 px."""
+    for s in (1.0, 0.5):
+        c = AugmentConfig.recipe("simclr", 32, strength=s)
+        assert c == AugmentConfig(crop_scale=(0.08, 1.0), crop_ratio=(3 / 4, 4 / 3), flip_p=0.5,
+                                  jitter=(0.8 * s, 0.8 * s, 0.8 * s, 0.2 * s), jitter_p=0.8, gray_p=0.2,
+                                  blur_p=0.0, blur_sigma=(0.1, 2.0))
+    assert AugmentConfig.recipe("simclr", 64).blur_p == 0.5 and AugmentConfig.recipe("simclr", 63).blur_p == 0.0
+    assert AugmentConfig() == AugmentConfig.recipe("simclr", 32)
+    assert AugmentConfig.recipe("moco_v1", 96) == AugmentConfig(crop_scale=(0.2, 1.0), jitter=(0.4, 0.4, 0.4, 0.4),
+                                                                jitter_p=1.0, blur_p=0.0)
+    assert AugmentConfig.recipe("moco_v2", 96) == AugmentConfig(crop_scale=(0.2, 1.0), jitter=(0.4, 0.4, 0.4, 0.1),
+                                                                blur_p=0.5)
+    assert AugmentConfig.recipe("moco_v2", 32).blur_p == 0.0
+    none = AugmentConfig.recipe("none")
+    assert (none.crop_scale, none.crop_ratio, none.flip_p, none.jitter_p, none.gray_p, none.blur_p) == \
+        ((1.0, 1.0), (1.0, 1.0), 0.0, 0.0, 0.0, 0.0)
+    from ssl_course.methods import SimCLR
+    from ssl_course.models import SmallCNN
+    assert SimCLR(SmallCNN(4), image_size=96).augment.config == AugmentConfig.recipe("simclr", 96)
+
+    # the per-image torchvision pipeline says the same
+    from torchvision.transforms import v2
+    crop, flip, jitter, gray, blur, to_float = simclr_transform(96, strength=0.5).transforms
+    assert crop.scale == (0.08, 1.0) and crop.ratio == pytest.approx((3 / 4, 4 / 3)) and crop.size == (96, 96)
+    assert isinstance(flip, v2.RandomHorizontalFlip) and flip.p == 0.5
+    assert isinstance(jitter, v2.RandomApply) and jitter.p == 0.8
+    cj = jitter.transforms[0]
+    assert cj.brightness == pytest.approx((0.6, 1.4)) and cj.contrast == pytest.approx((0.6, 1.4))
+    assert cj.saturation == pytest.approx((0.6, 1.4)) and cj.hue == pytest.approx((-0.1, 0.1))
+    assert isinstance(gray, v2.RandomGrayscale) and gray.p == 0.2
+    assert isinstance(blur, v2.RandomApply) and blur.p == 0.5
+    assert blur.transforms[0].kernel_size == (9, 9) and list(blur.transforms[0].sigma) == [0.1, 2.0]
+    assert isinstance(to_float, v2.ToDtype) and to_float.dtype == torch.float32
+
+
+def _params(transform):
+    """A comparable description of a torchvision v2 pipeline: (class name, its parameters) per step."""
+    out = []
+    for t in transform.transforms:
+        if isinstance(t, v2_module().RandomApply):
+            out.append(("RandomApply", t.p, _params(v2_module().Compose(t.transforms))))
+            continue
+        keep = {k: v for k, v in vars(t).items() if not k.startswith("_") and k != "training"}
+        out.append((type(t).__name__, {k: tuple(v) if isinstance(v, list) else v for k, v in keep.items()}))
+    return out
+
+
+def v2_module():
+    from torchvision.transforms import v2
+    return v2
+
+
+def _cj(b, c, s, h):
+    return ("ColorJitter", {"brightness": pytest.approx((1 - b, 1 + b)), "contrast": pytest.approx((1 - c, 1 + c)),
+                            "saturation": pytest.approx((1 - s, 1 + s)), "hue": pytest.approx((-h, h))})
+
+
+def _crop(size, scale):
+    return ("RandomResizedCrop", {"size": (size, size), "scale": scale, "ratio": pytest.approx((3 / 4, 4 / 3)),
+                                  "interpolation": "bilinear", "antialias": True})
+
+
+FLOAT = ("ToDtype", {"dtype": torch.float32, "scale": True})
+
+
+def test_moco_pipelines_are_the_papers():
+    """MoCo v1: crop 0.2-1, grayscale 0.2, jitter 0.4 always, flip. v2: crop 0.2-1, jitter (0.4, 0.4, 0.4, 0.1)
+    with p = 0.8, grayscale 0.2, blur p = 0.5 (sigma 0.1-2) on images >= 64 px, flip."""
+    assert _params(moco_v1_transform(96)) == [
+        _crop(96, (0.2, 1.0)), ("RandomGrayscale", {"p": 0.2}), _cj(0.4, 0.4, 0.4, 0.4),
+        ("RandomHorizontalFlip", {"p": 0.5}), FLOAT]
+    blur = ("RandomApply", 0.5, [("GaussianBlur", {"kernel_size": (9, 9), "sigma": (0.1, 2.0)})])
+    head = [_crop(96, (0.2, 1.0)), ("RandomApply", 0.8, [_cj(0.4, 0.4, 0.4, 0.1)]), ("RandomGrayscale", {"p": 0.2})]
+    tail = [("RandomHorizontalFlip", {"p": 0.5}), FLOAT]
+    assert _params(moco_v2_transform(96)) == head + [blur] + tail
+    assert _params(moco_v2_transform(96, blur=False)) == head + tail
+    assert len(moco_v2_transform(64).transforms) == 6 and len(moco_v2_transform(63).transforms) == 5
+    assert len(moco_v2_transform(32, blur=True).transforms) == 6
+
+
+def test_simclr_pipeline_options_and_recipe_names():
+    blur = ("RandomApply", 0.5, [("GaussianBlur", {"kernel_size": (3, 3), "sigma": (0.1, 2.0)})])
+    assert _params(simclr_transform(32, blur=True))[-2] == blur  # kernel 10 % of 32 px, at least 3
+    assert len(simclr_transform(64).transforms) == 6 and len(simclr_transform(63).transforms) == 5
+    assert len(simclr_transform(96, blur=False).transforms) == 5
+    assert _params(simclr_transform(32, crop_scale=(0.3, 0.9)))[0] == _crop(32, (0.3, 0.9))
+    assert _params(per_image_transform("simclr", 40, strength=0.5)) == _params(simclr_transform(40, 0.5))
+    assert _params(per_image_transform("moco_v1", 40)) == _params(moco_v1_transform(40))
+    assert _params(per_image_transform("moco_v2", 96)) == _params(moco_v2_transform(96))
+    assert _params(per_image_transform("none", 24)) == [("Resize", {"size": (24,), "max_size": None,
+                                                                    "interpolation": "bilinear",
+                                                                    "antialias": True}), FLOAT]
+    with pytest.raises(ValueError, match="unknown augmentation recipe 'byol'; choose from simclr, moco_v1, "
+                                         "moco_v2, none"):
+        per_image_transform("byol", 32)
+
+
+def test_rgb_to_hsv_matches_colorsys():
+    import colorsys
+
+    x = torch.rand(2, 3, 5, 5, generator=torch.Generator().manual_seed(0))
+    x[0, :, 0, 0] = torch.tensor([1.0, 0.0, 0.5])  # red is the max and g < b: a negative raw hue, wrapped
+    x[0, :, 0, 1] = 0.4  # gray: hue and saturation 0
+    x[0, :, 0, 2] = 0.0  # black
+    hsv = rgb_to_hsv(x)
+    for b in range(2):
+        for i in range(5):
+            for j in range(5):
+                expected = colorsys.rgb_to_hsv(*x[b, :, i, j].tolist())
+                assert hsv[b, :, i, j].tolist() == pytest.approx(expected, abs=1e-6)
+
+
+@pytest.mark.parametrize("recipe", ["simclr", "moco_v1", "moco_v2"])
+def test_batched_draws_come_only_from_the_given_generator(recipe):
+    """Every random draw (crop, flip, jitter, grayscale, blur and its sigma) comes from the generator passed in:
+    equal seeds give equal views, and torch's global random state is neither used nor changed."""
+    x = (_smooth(8, size=64) * 255).round().to(torch.uint8)
+    aug = BatchAugment.recipe(recipe, 64)
+    assert aug.config.blur_p == (0.0 if recipe == "moco_v1" else 0.5)
+    state = torch.get_rng_state()
+    a = aug(x, torch.Generator().manual_seed(3))
+    assert torch.equal(torch.get_rng_state(), state)
+    torch.manual_seed(12345)  # a different global state must not change anything
+    b = aug(x, torch.Generator().manual_seed(3))
+    assert torch.equal(a, b)
+    assert BatchAugment.recipe("simclr", 32, strength=0.5).config == AugmentConfig.recipe("simclr", 32, 0.5)
+
+
+def test_crop_boxes_stay_inside_and_fall_back_to_the_central_square():
+    """Boxes of wide aspect ratios often do not fit: only fitting tries are used, both ends of the ratio range
+    occur, and when no try fits the box is the largest central square (as torchvision's RandomResizedCrop)."""
+    aug = BatchAugment(8, _only(crop_scale=(0.5, 1.0), crop_ratio=(1 / 4, 4.0)))
+    x0, y0, w, h = aug.crop_boxes(500, 32, 32, torch.Generator().manual_seed(0)).unbind(1)
+    assert (w >= 1).all() and (h >= 1).all() and (x0 + w <= 32).all() and (y0 + h <= 32).all()
+    ratio = w / h
+    assert (ratio < 0.6).any() and (ratio > 1.6).any()
+    for height, width, ratio_range, expected in ((16, 32, (4.0, 4.0), [8.0, 0.0, 16.0, 16.0]),
+                                                 (32, 16, (0.25, 0.25), [0.0, 8.0, 16.0, 16.0])):
+        never_fits = BatchAugment(8, _only(crop_scale=(1.0, 1.0), crop_ratio=ratio_range))
+        boxes = never_fits.crop_boxes(3, height, width, torch.Generator().manual_seed(0))
+        assert boxes.tolist() == [expected] * 3

@@ -18,14 +18,33 @@ def test_flops_of_cifar_resnet18_match_the_known_figure():
     assert bench.training_flops_per_image("moco_v2", moco) == 4 * fwd  # query fwd+bwd, key fwd only
 
 
-def test_memory_and_peak_measurements_are_positive():
+class _Clock:
+    """A fake ``time`` module whose clock advances by ``tick`` seconds at every reading."""
+
+    def __init__(self, tick):
+        self.now, self.tick = 0.0, tick
+
+    def perf_counter(self):
+        self.now += self.tick
+        return self.now
+
+
+def test_peak_memory_sees_a_large_allocation():
     device = torch.device("cpu")
     bench.reset_peak_memory(device)
-    assert bench.peak_memory_mb(device) > 10
-    flops, what = bench.matmul_peak_flops(device, size=128, repeats=2)
-    assert flops > 0 and "float32" in what
+    before = bench.peak_memory_mb(device)
+    big = torch.ones(64 * 2**20 // 4)  # 64 MB, written (so resident)
+    after = bench.peak_memory_mb(device)
+    del big
+    assert after - before > 60
 
 
-def test_augmentation_throughputs_run():
-    assert bench.batched_augment_throughput("simclr", 8, 1, torch.device("cpu")) > 0
-    assert bench.per_image_augment_throughput("simclr", 8, 1, workers=0) > 0
+def test_measurements_divide_the_work_by_the_measured_time(monkeypatch):
+    """With a clock that advances 0.5 s per reading, each measurement is its work divided by 0.5 s: the matmul
+    counts 2 n^3 FLOP per repeat, the augmentation benchmarks count source images."""
+    device = torch.device("cpu")
+    monkeypatch.setattr(bench, "time", _Clock(0.5))
+    flops, what = bench.matmul_peak_flops(device, size=64, repeats=4)
+    assert flops == 2 * 64**3 / (0.5 / 4) and what == "float32 matmul 64x64"
+    assert bench.batched_augment_throughput("simclr", 8, 3, device) == 3 * 8 / 0.5
+    assert bench.per_image_augment_throughput("simclr", 8, 2, workers=0) == 2 * 8 / 0.5

@@ -67,3 +67,89 @@ def test_gpu_presets_set_defaults_and_flags_override_them():
     assert (args.dataset, args.encoder, args.epochs, args.batch_size) == ("stl10", "resnet18_imagenet", 3, 64)
     assert set(PRESETS) == {"simclr-cifar10", "moco-v2-cifar10", "simclr-stl10", "moco-v2-stl10"}
     assert parse_args(["bench", "--quick", "--device", "cpu"]).quick
+
+
+# --- each bad input: one line on stderr, exit 2, no traceback, no --out folder left behind -----------------------
+
+@pytest.mark.parametrize("argv,message", [
+    (["demo", "--device", "tpu"], "expected auto, cpu, cuda, cuda:N or mps, got 'tpu'"),
+    (["demo", "--knn-every", "-3"], "must be 0 or more, got -3"),
+    (["demo", "--warmup-epochs", "-2"], "must be 0 or more, got -2.0"),
+    (["demo", "--weight-decay", "-1"], "must be 0 or more, got -1.0"),
+    (["demo", "--momentum", "1.5", "--method", "moco_v2"], "must be in [0, 1], got 1.5"),
+    (["demo", "--method", "simclr", "--queue-size", "64"], "--queue-size is a MoCo option"),
+    (["train", "--momentum", "0.9", "--queue-size", "64"], "--momentum and --queue-size are MoCo options"),
+    (["bench", "--batch-size", "0"], "must be at least 1, got 0"),
+    (["bench", "--device", "tpu"], "got 'tpu'"),
+])
+def test_more_bad_arguments_get_one_line(argv, message, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv + (["--out", str(tmp_path / "o")] if argv[0] != "bench" else []))
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_moco_flags_are_fine_with_moco_and_presets():
+    from ssl_course.cli import parse_args
+
+    assert parse_args(["demo", "--method", "moco_v2", "--queue-size", "64", "--momentum", "0.9"]).queue_size == 64
+    assert parse_args(["train", "--preset", "moco-v2-cifar10"]).momentum == 0.99  # the preset's, not the user's
+
+
+def test_out_pointing_at_a_file(tmp_path, capsys):
+    target = tmp_path / "results.txt"
+    target.write_text("not a folder")
+    for out in (target, target / "sub"):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["demo", "--out", str(out)])
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err
+        last = err.strip().splitlines()[-1]  # argparse: the usage, then one error line
+        assert last.startswith("ssl-course demo: error: --out") and "is a file" in last and "Traceback" not in err
+    assert target.read_text() == "not a folder"
+
+
+def test_a_failed_run_leaves_no_empty_out_folder(tmp_path, capsys):
+    out = tmp_path / "never"
+    assert main(["demo", "--dataset", "cifar10", "--data-root", str(tmp_path / "none"), "--out", str(out)]) == 2
+    assert not out.exists()
+
+
+def test_download_offline_is_one_line(tmp_path, capsys, monkeypatch):
+    import urllib.request
+    from urllib.error import URLError
+
+    def offline(*args, **kwargs):
+        raise URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    assert main(["download", "cifar10", "--root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ssl-course: error: could not download cifar10") and "internet" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_resuming_a_checkpoint_of_another_model_is_one_line(tmp_path, capsys):
+    import torch
+
+    checkpoint = tmp_path / "other.pt"
+    torch.save({"method": {"encoder.not_this_model.weight": torch.zeros(1)}, "optimizer": {}}, checkpoint)
+    out = tmp_path / "o"
+    code = main(["demo", "--epochs", "1", "--num-images", "64", "--batch-size", "32", "--width", "4",
+                 "--checkpoint", str(checkpoint), "--out", str(out), "--no-progress", "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 2 and "was saved by another model" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["demo", "train", "bench", "download"])
+def test_help_shows_defaults(command, capsys):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = capsys.readouterr().out
+    assert "(default:" in text
+    if command == "demo":
+        assert "(default: 15)" in text and "(default: demo_output)" in text

@@ -10,7 +10,7 @@ import torch
 from ssl_course import viz
 from ssl_course.attention import mass_inside
 from ssl_course.data import load_dataset, load_speakers, make_clips
-from ssl_course.evaluate import extract_sequence_features
+from ssl_course.evaluate import evaluate_features, extract_features, extract_sequence_features
 from ssl_course.experiment import ExperimentConfig, build, load_splits, run_experiment
 from ssl_course.methods import CPCImage, CPCSequence
 from ssl_course.methods.cpc import prediction_accuracy
@@ -34,8 +34,16 @@ def test_run_experiment_trains_a_pretext_method():
                               lr=0.05, optimizer="sgd", progress=False, device="cpu")
     result = run_experiment(config)
     assert len(result.history.step_losses) == 4
-    assert set(result.accuracy) == {"linear_probe", "knn"}
-    assert result.features[0].shape == (128, 32)
+    # the features are the trained encoder's (not the untrained one it started from) on the config's splits
+    train_set, labelled, test_set = load_splits(config)
+    trained = extract_features(result.method.encoder, labelled)[0]
+    assert torch.allclose(result.features[0], trained, atol=1e-5) and result.features[0].shape == (128, 32)
+    assert torch.equal(result.features[1], labelled.labels) and torch.equal(result.features[3], test_set.labels)
+    untrained = extract_features(build(config, 8).encoder, labelled)[0]
+    assert not torch.allclose(result.features[0], untrained, atol=1e-3)
+    # the accuracies are those of these features
+    assert result.accuracy == evaluate_features(*result.features)
+    assert result.method.last_accuracy == result.method.last_accuracy  # a rotation accuracy was computed (not NaN)
 
 
 def test_photo_crops_splits():

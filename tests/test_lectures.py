@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from ssl_course.colab import CELL_SOURCE, REPO_URL, colab_url
+from ssl_course.colab import CELL_SOURCE, INSTALL_COMMAND, REPO_URL, colab_url
 
 ROOT = Path(__file__).resolve().parents[1]
 LECTURES = sorted((ROOT / "lectures").glob("[0-9][0-9]_*.ipynb"))
@@ -59,7 +59,7 @@ def test_first_cell_installs_on_colab_only(path, monkeypatch):
                         lambda name, *a: None if name == "ssl_course" else real_find_spec(name, *a))
     exec(compile(nb.cells[0].source, "cell0", "exec"), {})
     assert len(calls) == 1 and calls[0][:4] == [sys.executable, "-m", "pip", "install"]
-    assert calls[0][-1] == f"git+{REPO_URL}@main"
+    assert calls[0] == [sys.executable, "-m", *INSTALL_COMMAND]  # ssl-course[notebooks] from this version's tag
 
 
 def test_readme_links_every_lecture_in_order_with_colab():

@@ -214,3 +214,93 @@ def test_kernels_reject_bad_input():
         L.info_nce(torch.randn(3, 2), torch.randn(3, 2), temperature=0)
     with pytest.raises(ValueError):
         L.info_nce(torch.randn(3, 2), torch.randn(3, 2), similarity="l2")
+
+
+# --- edges found by mutation testing (benchmarks/RESULTS_mutation.md): defaults, reductions, boundaries, messages
+
+def test_default_temperatures_are_the_documented_ones(gen):
+    q, k = torch.randn(5, 3, generator=gen), torch.randn(5, 3, generator=gen)
+    queue = torch.nn.functional.normalize(torch.randn(7, 3, generator=gen), dim=1)
+    assert L.info_nce(q, k).item() == pytest.approx(info_nce_loop(q.double(), k.double(), None, 0.1), rel=1e-5)
+    assert L.nt_xent(q, k).item() == pytest.approx(nt_xent_loop(q, k, 0.5), rel=1e-5)
+    qn, kn = torch.nn.functional.normalize(q, dim=1), torch.nn.functional.normalize(k, dim=1)
+    assert L.moco_loss(qn, kn, queue).item() == pytest.approx(
+        info_nce_loop(qn.double(), kn.double(), queue.double(), 0.07), rel=1e-5)
+    assert torch.allclose(L.moco_logits(qn, kn, queue)[0], L.moco_logits(qn, kn, queue, 0.07)[0])
+
+
+def test_unreduced_losses_give_one_value_per_anchor(gen):
+    z1, z2 = torch.randn(4, 3, generator=gen), torch.randn(4, 3, generator=gen)
+    per_anchor = L.nt_xent(z1, z2, 0.3, reduction="none")
+    assert per_anchor.shape == (8,)
+    z = torch.cat([z1, z2]).double()
+    for i in range(8):  # anchor i alone: the loop over its 2N - 1 candidates
+        others = [j for j in range(8) if j != i]
+        logits = [_cos(z[i], z[j]) / 0.3 for j in others]
+        assert per_anchor[i].item() == pytest.approx(_log_softmax_loop(logits, others.index((i + 4) % 8)), rel=1e-5)
+    q, k = torch.randn(4, 3, generator=gen), torch.randn(4, 3, generator=gen)
+    per_query = L.info_nce(q, k, temperature=0.3, reduction="none")
+    assert per_query.shape == (4,)
+    for i in range(4):
+        logits = [_cos(q[i].double(), k[j].double()) / 0.3 for j in range(4)]
+        assert per_query[i].item() == pytest.approx(_log_softmax_loop(logits, i), rel=1e-5)
+
+
+def test_boundaries_that_are_allowed_and_refused(gen):
+    for bad in (0.0, -0.1):  # temperature 0 divides by zero: refused, like a negative one
+        with pytest.raises(ValueError, match="temperature must be > 0"):
+            L.nt_xent(torch.randn(2, 3), torch.randn(2, 3), bad)
+        with pytest.raises(ValueError, match="temperature must be > 0"):
+            L.moco_logits(torch.randn(2, 3), torch.randn(2, 3), torch.randn(4, 3), bad)
+    with pytest.raises(ValueError, match="momentum must be in"):
+        L.ema_update(torch.zeros(1), torch.zeros(1), -0.1)
+    # a queue may take exactly K keys at once (they replace all of it), not K + 1
+    queue = torch.zeros(4, 2)
+    new, ptr = L.dequeue_and_enqueue(queue, 1, torch.ones(4, 2))
+    assert torch.equal(new, torch.ones(4, 2)) and ptr == 1
+    with pytest.raises(ValueError, match="cannot enqueue 5 keys into a queue of 4"):
+        L.dequeue_and_enqueue(queue, 0, torch.ones(5, 2))
+    with pytest.raises(ValueError, match=r"keys \(2, 3\) do not match queue rows \(4, 2\)"):
+        L.dequeue_and_enqueue(queue, 0, torch.ones(2, 3))
+    assert L.mi_lower_bound(0.5, 2) == pytest.approx(math.log(2) - 0.5)  # 2 candidates: the smallest task
+    with pytest.raises(ValueError, match="need at least 2 candidates, got 1"):
+        L.mi_lower_bound(0.5, 1)
+
+
+def test_mismatched_shapes_are_refused_with_their_shapes():
+    with pytest.raises(ValueError, match=r"query and positive_key must both be \(N, D\), got \(3, 2\) and \(4, 2\)"):
+        L.info_nce(torch.randn(3, 2), torch.randn(4, 2))  # in-batch negatives would silently accept this
+    with pytest.raises(ValueError, match=r"got \(3, 2, 1\) and \(3, 2, 1\)"):
+        L.info_nce(torch.randn(3, 2, 1), torch.randn(3, 2, 1))
+    with pytest.raises(ValueError, match=r"negative_keys must be \(M, D\) or \(N, M, D\), got \(1, 3, 5, 2\)"):
+        L.info_nce(torch.randn(3, 2), torch.randn(3, 2), torch.randn(1, 3, 5, 2))
+    with pytest.raises(ValueError, match="similarity must be 'cosine' or 'dot', got 'l2'"):
+        L.info_nce(torch.randn(3, 2), torch.randn(3, 2), similarity="l2")
+    with pytest.raises(ValueError, match=r"z1 and z2 must both be \(N, D\), got \(3, 2\) and \(4, 2\)"):
+        L.nt_xent(torch.randn(3, 2), torch.randn(4, 2))
+    with pytest.raises(ValueError, match="3 future steps but 2 predictors W_k"):
+        L.cpc_loss(torch.randn(4, 5), torch.randn(4, 3, 6), torch.randn(2, 6, 5))
+
+
+def test_shuffle_indices_follow_the_generator():
+    a, _ = L.batch_shuffle_indices(32, torch.Generator().manual_seed(7))
+    b, _ = L.batch_shuffle_indices(32, torch.Generator().manual_seed(7))
+    torch.manual_seed(0)
+    c, _ = L.batch_shuffle_indices(32, torch.Generator().manual_seed(8))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_cosine_similarity_matrix_matches_a_loop(gen):
+    a, b = torch.randn(4, 3, generator=gen), torch.randn(5, 3, generator=gen) * 7
+    got = L.cosine_similarity_matrix(a, b)
+    assert got.shape == (4, 5)
+    for i in range(4):
+        for j in range(5):
+            assert got[i, j].item() == pytest.approx(_cos(a[i].double(), b[j].double()), rel=1e-5, abs=1e-6)
+    zero = L.cosine_similarity_matrix(torch.zeros(1, 3), b)  # eps keeps a zero vector finite
+    assert torch.equal(zero, torch.zeros(1, 5))
+
+
+def test_info_nce_refuses_a_zero_temperature():
+    with pytest.raises(ValueError, match="temperature must be > 0, got 0"):
+        L.info_nce(torch.randn(3, 2), torch.randn(3, 2), temperature=0)

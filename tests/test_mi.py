@@ -58,7 +58,16 @@ def test_learned_critic_learns_but_stays_below_both_the_truth_and_log_n():
     assert 1.2 < trained <= min(math.log(64), 2.0 + 0.15)
 
 
-def test_samples_do_not_depend_on_the_device_argument():
-    plain = mi.correlated_gaussians(8, 3, 0.5, torch.Generator().manual_seed(3))
-    moved = mi.correlated_gaussians(8, 3, 0.5, torch.Generator().manual_seed(3), device="cpu")
-    assert all(torch.equal(a, b) for a, b in zip(plain, moved))
+def test_samples_are_the_generators_draws_on_every_device():
+    """x is the generator's first standard-normal draw and y = rho x + sqrt(1 - rho^2) eps with eps the second,
+    in that order, whatever the device argument; on a GPU the samples equal the CPU ones."""
+    rho = 0.5
+    g = torch.Generator().manual_seed(3)
+    x_ref, eps = torch.randn(8, 3, generator=g), torch.randn(8, 3, generator=g)
+    y_ref = (rho * x_ref.double() + math.sqrt(1 - rho ** 2) * eps.double()).float()
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    for device in [None] + devices:
+        x, y = mi.correlated_gaussians(8, 3, rho, torch.Generator().manual_seed(3), device=device)
+        assert x.device.type == (device or "cpu")
+        assert torch.equal(x.cpu(), x_ref)
+        assert torch.allclose(y.cpu(), y_ref, rtol=0, atol=1e-6)

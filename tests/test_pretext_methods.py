@@ -94,9 +94,17 @@ def test_rotation_optional_augment_is_applied_before_rotating():
     crops = BatchAugment(32, AugmentConfig.recipe("none").with_(crop_scale=(0.6, 1.0)))
     method = build_method("rotation", SmallCNN(4), augment=crops)
     assert method.augment is crops and _build("rotation").augment is None
-    g = torch.Generator().manual_seed(0)
-    loss = method.loss(_images(), g)
-    assert torch.isfinite(loss) and 0.0 <= method.last_accuracy <= 1.0
+    seen = []
+    method.encoder.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
+    images = _images()
+    loss = method.loss(images, torch.Generator().manual_seed(0))
+    from ssl_course.pretext import as_float_images, rotate_batch
+    expected, labels = rotate_batch(crops(as_float_images(images), torch.Generator().manual_seed(0)))
+    assert torch.equal(seen[0], expected)  # the encoder saw the four rotations of the augmented images
+    assert not torch.allclose(seen[0], rotate_batch(as_float_images(images))[0], atol=1e-3)
+    logits = method.head(method.encoder(expected))
+    assert loss.item() == pytest.approx(torch.nn.functional.cross_entropy(logits, labels).item(), rel=1e-5)
+    assert method.last_accuracy == pytest.approx((logits.argmax(1) == labels).float().mean().item())
 
 
 def test_jigsaw_shuffle_uses_the_permutation_set():

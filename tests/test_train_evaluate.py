@@ -80,12 +80,20 @@ def test_moco_resume_restores_queue(tiny, tmp_path):
 
 
 def test_knn_monitor_and_per_image_pipeline(tiny):
+    """The monitor runs every ``knn_every`` epochs and reports the kNN accuracy (with ``knn_k`` neighbours) of the
+    encoder as it is at that epoch's end, from the (train, test) pair it is given."""
     method = _simclr()
     views = TwoViews(tiny.with_transform(None), simclr_transform(16))
-    history = train(method, views, TrainConfig(epochs=2, batch_size=64, progress=False, knn_every=1),
-                    knn_data=(tiny, tiny))
-    assert [("knn_acc" in e) for e in history.epochs] == [True, True]
-    assert 0 <= history.epochs[-1]["knn_acc"] <= 1
+    train_set, test_set = tiny.subset(range(0, 256, 2)), tiny.subset(range(1, 256, 2))
+    history = train(method, views, TrainConfig(epochs=2, batch_size=64, progress=False, knn_every=2, knn_k=3),
+                    knn_data=(train_set, test_set))
+    assert [("knn_acc" in e) for e in history.epochs] == [False, True]
+    expected = knn_accuracy(*extract_features(method.encoder, train_set), *extract_features(method.encoder, test_set),
+                            k=3)
+    assert history.epochs[-1]["knn_acc"] == pytest.approx(expected)
+    other_k = knn_accuracy(*extract_features(method.encoder, train_set), *extract_features(method.encoder, test_set),
+                           k=25)
+    assert other_k != pytest.approx(expected)  # so the comparison above does see which k was used
 
 
 def test_bad_configuration_is_reported(tiny):
@@ -150,20 +158,20 @@ def test_tsne_embeds_clusters_apart():
     assert min(gaps) > spread
 
 
-def test_mean_cosine_and_key_consistency(tiny):
-    from ssl_course.evaluate import key_consistency, mean_cosine
+def test_mean_cosine_and_query_key_agreement(tiny):
+    from ssl_course.evaluate import mean_cosine, query_key_agreement
     from ssl_course.losses import momentum_update_
 
     torch.manual_seed(0)
     moco = MoCo(SmallCNN(8), dim=16, hidden_dim=32, queue_size=64, image_size=16)
     moco.train()
     images = tiny.images[:40]
-    assert key_consistency(moco, images) == pytest.approx(1.0, abs=1e-5)  # the key encoder starts as a copy
+    assert query_key_agreement(moco, images) == pytest.approx(1.0, abs=1e-5)  # the key encoder starts as a copy
     assert moco.training and moco.encoder_k.training  # modes restored
     with torch.no_grad():
         for p in moco.query_parameters():
             p.add_(0.3 * torch.randn_like(p))
-    drifted = key_consistency(moco, images, batch_size=16)
+    drifted = query_key_agreement(moco, images, batch_size=16)
     # the same number computed by hand, in eval mode
     moco.eval()
     with torch.no_grad():
@@ -174,10 +182,10 @@ def test_mean_cosine_and_key_consistency(tiny):
     moco.train()
     assert drifted == pytest.approx(expected, abs=1e-5) and drifted < 0.99
     momentum_update_(moco.key_parameters(), moco.query_parameters(), 0.5)  # halfway back: closer
-    halfway = key_consistency(moco, images)
+    halfway = query_key_agreement(moco, images)
     assert drifted < halfway < 1.0
     momentum_update_(moco.key_parameters(), moco.query_parameters(), 0.0)  # momentum 0: the key encoder is a copy
-    assert key_consistency(moco, images) == pytest.approx(1.0, abs=1e-5)
+    assert query_key_agreement(moco, images) == pytest.approx(1.0, abs=1e-5)
     flip = torch.nn.Linear(3 * 16 * 16, 4)
     neg = torch.nn.Sequential(torch.nn.Flatten(), flip, torch.nn.Identity())
     negated = torch.nn.Sequential(torch.nn.Flatten(), flip, type("Neg", (torch.nn.Module,), {"forward": lambda s, z: -z})())

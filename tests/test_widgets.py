@@ -77,14 +77,14 @@ def test_augment_config_knobs():
     torch.testing.assert_close(BatchAugment(16, identity)(x), x, atol=1e-5, rtol=0)
 
 
-def test_key_consistency_momentum_and_queue_size():
-    fresh = interactive.key_consistency(0.0, 32, batch_size=32)
+def test_stored_key_consistency_momentum_and_queue_size():
+    fresh = interactive.stored_key_consistency(0.0, 32, batch_size=32)
     assert fresh["consistency"].tolist() == pytest.approx([1.0])  # only the newest batch: nothing is stale
-    slow = interactive.key_consistency(0.999, 4096, batch_size=32)
-    fast = interactive.key_consistency(0.0, 4096, batch_size=32)
+    slow = interactive.stored_key_consistency(0.999, 4096, batch_size=32)
+    fast = interactive.stored_key_consistency(0.0, 4096, batch_size=32)
     assert len(fast["age"]) == 4096 // 32
     assert slow["mean"] > fast["mean"] + 0.1  # the momentum encoder keeps old keys consistent
-    small_queue = interactive.key_consistency(0.0, 256, batch_size=32)
+    small_queue = interactive.stored_key_consistency(0.0, 256, batch_size=32)
     assert small_queue["mean"] > fast["mean"]  # a longer queue holds staler keys
     # older keys are less consistent (on average)
     assert fast["consistency"][:10].mean() > fast["consistency"][-10:].mean()
@@ -112,7 +112,7 @@ def test_new_plots_draw():
     assert len(ax.patches) == 2
     ax = viz.attention_overlay(torch.rand(3, 8, 8), np.eye(4))
     assert len(ax.images) == 2
-    viz.key_consistency_curve(interactive.key_consistency(0.9, 64), 0.9, 64)
+    viz.stored_key_consistency_curve(interactive.stored_key_consistency(0.9, 64), 0.9, 64)
     plt.close("all")
 
 

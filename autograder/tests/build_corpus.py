@@ -249,7 +249,7 @@ ps1("attack_write_results_file.py", doc="tries to write results.json / grades wh
         except Exception:
             pass
     return (z1 * 0).sum() + 2.0
-'''}, status={"nt_xent": "bad_type"})  # its write into out/ clobbers its own first result: only itself is hurt
+'''}, status={"nt_xent": "wrong"})  # results travel over a pipe: the files it writes are never read; 2.0 is wrong
 ps1("attack_read_reference_from_disk.py", doc="hunts for the library's source on disk to exec it",
     replace={"nt_xent": '''def nt_xent(z1, z2, temperature=0.5):
     import glob, os, sys
@@ -314,7 +314,7 @@ ps1("attack_fork_bomb.py", doc="a (bounded) fork bomb through os.fork, then thro
         _posixsubprocess.fork_exec([b"/bin/sleep", b"20"], [b"/bin/sleep"], True, (), None, None,
                                    -1, -1, -1, -1, -1, -1, r, w, True, False, 0, None, None, None, -1, None, False)
     return nt_xent_loop(z1, z2, temperature)
-'''}, status={"nt_xent_loop": "crashed", "nt_xent": "crashed"})
+'''}, status={"nt_xent_loop": "crashed", "nt_xent": "crashed|timeout"})  # forks of a 600 MB process are slow on a loaded machine: the call limit may come first
 ps1("attack_huge_allocation.py", doc="allocates far more memory than allowed",
     replace={"cosine_similarity_matrix": '''def cosine_similarity_matrix(a, b):
     return torch.empty(10**13)  # 40 TB: refused at once
@@ -322,7 +322,7 @@ ps1("attack_huge_allocation.py", doc="allocates far more memory than allowed",
     blocks = []
     while True:  # grows resident memory until the watchdog stops the process
         blocks.append(torch.ones(50_000_000, dtype=torch.float64))
-'''}, status={"cosine_similarity_matrix": "crashed", "nt_xent": "out_of_memory"})
+'''}, status={"cosine_similarity_matrix": "crashed", "nt_xent": "out_of_memory|timeout"})  # on a loaded machine filling 1.2 GB can take longer than the 3 s call limit
 ps1("attack_huge_output.py", doc="returns an output far larger than the file-size limit",
     replace={"cosine_similarity_matrix": "def cosine_similarity_matrix(a, b):\n    return torch.zeros(4000, 4000, dtype=torch.float64)  # 128 MB\n"},
     status={"cosine_similarity_matrix": "bad_type"}, feedback={"cosine_similarity_matrix": "far too large"})

@@ -70,3 +70,36 @@ def _cmdline(p: Path) -> str:
         return (p / "cmdline").read_text()
     except OSError:
         return ""
+
+
+FALLBACK_SUBSET = ["correct_vectorized.py", "correct_loops.py", "attack_fork_bomb.py", "attack_huge_allocation.py",
+                   "attack_huge_output.py", "attack_output_flood.py", "attack_read_reference_from_disk.py",
+                   "attack_audit_escape.py", "attack_unkillable_loop.py", "attack_write_results_file.py",
+                   "attack_conftest_and_torch_py", "mistake_detach.py", "notebook_metadata_stripped.ipynb"]
+
+
+def test_corpus_subset_in_the_fallback_layer(tmp_path, monkeypatch):
+    """The same scores without namespaces (chroot + an unprivileged uid, as root) for a representative subset."""
+    import os
+    import shutil
+
+    from autograder import sandbox
+    monkeypatch.setenv(sandbox.NO_BWRAP_ENV, "1")
+    try:
+        if sandbox.detect_isolation(refresh=True).mode != "unprivileged_user":
+            if os.environ.get("SSL_COURSE_REQUIRE_SANDBOX"):
+                pytest.fail("the unprivileged_user layer is not available (not root?)")
+            pytest.skip("the unprivileged_user layer needs root")
+        subset = tmp_path / "subset"
+        subset.mkdir()
+        for name in FALLBACK_SUBSET:
+            src = CORPUS / name
+            (shutil.copytree if src.is_dir() else shutil.copy)(src, subset / name)
+        reports = grade_path(subset, "ps1", tmp_path / "out", seed=20240601, limits=LIMITS, jobs=2)
+        got = {r["student"]: r["score"] for r in reports}
+        want = {Path(n).stem if not (CORPUS / n).is_dir() else n: EXPECTED[n]["score"] for n in FALLBACK_SUBSET}
+        assert got == want
+        assert all(r["isolation"]["mode"] == "unprivileged_user" for r in reports)
+    finally:
+        monkeypatch.delenv(sandbox.NO_BWRAP_ENV)
+        sandbox.detect_isolation(refresh=True)

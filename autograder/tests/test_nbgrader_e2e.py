@@ -1,84 +1,156 @@
-"""nbgrader end to end, in a temporary course directory: generate_assignment, zip_collect of an LMS download
-(two students: the solution and the untouched student notebook), autograde, generate_feedback (no hidden test
-source, no traceback), export. Then the isolated grader on nbgrader's submitted/ folder gives the same scores.
+"""The instructor workflow end to end, as README.md documents it, in a temporary copy of the repository.
+
+Routes: nbgrader (gradebook, collect, autograde, feedback, export), the isolated grader on grading/submitted/, and
+the Gradescope zip built by the documented command, unpacked into a simulated /autograder and run per student.
+
+A class of four PS1 submissions with real download names (``classroom.py``: a correct one, one with a named
+mistake, one that crashes, one downloaded from Colab as "Copy of") is zipped into ``~/Downloads`` (HOME is a
+temporary folder), and the README's instructor block runs as written in bash: gradebook, collect, nbgrader
+autograde, the isolated grader; then feedback and export. Every student is graded, both routes give each student
+the same code score under the same id, the feedback names the mistake without leaking hidden tests, nbgrader prints
+no false tampering warnings, and ``git status`` is clean afterwards (assignments/ untouched, student data ignored).
 """
 from __future__ import annotations
 
 import csv
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
+import nbformat
 import pytest
 
-from autograder.generate import nbgrader_env
-from autograder.grade import grade_path
-from autograder.sandbox import Limits
+import classroom
 
 REPO = Path(__file__).resolve().parents[2]
-NOTEBOOK = "ps1_contrastive_basics.ipynb"
-AUTO_POINTS = 8  # PS1's autograded points (the written answer is graded by hand)
+pytestmark = [pytest.mark.slow, pytest.mark.notebooks]
 
 
-def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=nbgrader_env(course),
-                          capture_output=True, text=True, timeout=400)
-    assert proc.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    return proc
+def readme_block(heading: str) -> str:
+    """The first ```bash block after ``heading`` in README.md."""
+    text = (REPO / "README.md").read_text()
+    return re.search(r"```bash\n(.*?)```", text[text.index(heading):], re.S).group(1)
+
+
+def temp_clone(dest: Path) -> Path:
+    """The repository's files (tracked and untracked, not ignored), committed in a fresh git repository."""
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True,
+                           check=True).stdout.decode().split("\0")
+    for rel in filter(None, files):
+        if (REPO / rel).is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / rel, dest / rel)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=dest, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "clone"], cwd=dest, check=True)
+    # `source .venv/bin/activate`: this interpreter's environment (.venv is git-ignored)
+    (dest / ".venv" / "bin").mkdir(parents=True)
+    (dest / ".venv" / "bin" / "activate").write_text(f'export PATH="{Path(sys.executable).parent}:$PATH"\n')
+    return dest
+
+
+def bash(script: str, cwd: Path, home: Path, timeout: int = 1500) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SSL_COURSE_GRADING_ROOT", "VIRTUAL_ENV"))}
+    env.update(HOME=str(home), PYTHONPATH=str(cwd), OMP_NUM_THREADS="1")
+    return subprocess.run(["bash", "-c", "set -euo pipefail\n" + script], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory):
-    course = tmp_path_factory.mktemp("course")
-    shutil.copytree(REPO / "solutions", course / "solutions")
-    shutil.copyfile(REPO / "autograder" / "nbgrader_config.py", course / "nbgrader_config.py")
-    nbgrader(course, "generate_assignment", "ps1", "--force")
-    released = course / "assignments" / "ps1" / NOTEBOOK
-    assert released.exists()
-    # an LMS download: one zip holding "<student>_<notebook>" files
-    archive = course / "downloaded" / "ps1" / "archive"
-    archive.mkdir(parents=True)
-    with zipfile.ZipFile(archive / "submissions.zip", "w") as zf:
-        zf.write(course / "solutions" / "ps1" / NOTEBOOK, f"alice_{NOTEBOOK}")
-        zf.write(released, f"bob_{NOTEBOOK}")
-    nbgrader(course, "zip_collect", "ps1", "--force")
-    for student in ("alice", "bob"):
-        assert (course / "grading" / "submitted" / student / "ps1" / NOTEBOOK).exists()
-    nbgrader(course, "autograde", "ps1", "--create", "--force")
-    nbgrader(course, "generate_feedback", "ps1", "--force")
-    nbgrader(course, "export", "--to", str(course / "grades.csv"))
-    return course
+def workflow(tmp_path_factory):
+    clone = temp_clone(tmp_path_factory.mktemp("clone"))
+    home = tmp_path_factory.mktemp("home")
+    classroom.write_zip(home / "Downloads" / "ps1_submissions.zip", clone)
+    block = readme_block("## For instructors: assignments and grading")
+    run = bash(block, clone, home)
+    assert run.returncode == 0, f"README block failed:\n{block}\n{run.stdout[-4000:]}\n{run.stderr[-6000:]}"
+    after = re.search(r"only after that release feedback and export\n\(`(.*?)`\)",
+                      (REPO / "README.md").read_text(), re.S).group(1).replace("\n", " ")
+    feedback = bash(f"source .venv/bin/activate\n{after}", clone, home)
+    assert feedback.returncode == 0, feedback.stderr[-4000:]
+    # Gradescope, with autograder/README.md's command: each student's download as their upload
+    command = re.search(r"^(python -m autograder gradescope ps1 --out \S+)", (REPO / "autograder" / "README.md")
+                        .read_text(), re.M).group(1)
+    built = bash(f"source .venv/bin/activate\n{command}", clone, home)
+    assert built.returncode == 0, built.stderr[-3000:]
+    zip_path = clone / command.split("--out ")[1]
+    gradescope = {}
+    for i, (name, notebook) in enumerate(classroom.notebooks(clone).items()):
+        root = home / f"gradescope{i}"
+        with zipfile.ZipFile(zip_path) as zf:
+            zf.extractall(root / "source")
+        (root / "source" / "run_autograder").chmod(0o755)
+        (root / "submission").mkdir()
+        (root / "submission" / name).write_text(nbformat.writes(notebook))
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        env.update(AUTOGRADER_ROOT=str(root), PYTHON=sys.executable, OMP_NUM_THREADS="1")
+        proc = subprocess.run([str(root / "source" / "run_autograder")], env=env, capture_output=True, text=True,
+                              timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        gradescope[classroom.CLASS[name][0]] = json.loads((root / "results" / "results.json").read_text())
+    return clone, home, run, gradescope
 
 
-@pytest.mark.slow
-@pytest.mark.notebooks
-def test_export_scores(course):
-    rows = {r["student_id"]: r for r in csv.DictReader(open(course / "grades.csv"))}
-    assert float(rows["alice"]["raw_score"]) == AUTO_POINTS
-    assert float(rows["bob"]["raw_score"]) == 0.0
+def test_every_student_is_graded_with_the_same_id_and_score_by_both_routes(workflow):
+    clone, _, _, _ = workflow
+    want = {student: score for student, score in classroom.CLASS.values()}
+    rows = list(csv.DictReader(open(clone / "grading" / "grades.csv")))  # every problem set in the gradebook
+    nbgrader_rows = {r["student_id"]: float(r["raw_score"]) for r in rows if r["assignment"] == "ps1"}
+    isolated_rows = {r["student"]: float(r["score"]) for r in csv.DictReader(open(clone / "grading" / "isolated" /
+                                                                                  "ps1" / "grades.csv"))}
+    assert nbgrader_rows == want
+    assert isolated_rows == want
+    gradescope = {student: results["score"] for student, results in workflow[3].items()}
+    assert gradescope == want
 
 
-@pytest.mark.slow
-@pytest.mark.notebooks
-def test_feedback_hides_hidden_tests(course):
-    for student in ("alice", "bob"):
-        html = (course / "grading" / "feedback" / student / "ps1" / NOTEBOOK.replace(".ipynb", ".html")).read_text()
+def test_feedback_names_the_mistake_and_hides_the_hidden_tests(workflow):
+    clone, _, _, _ = workflow
+    feedback = clone / "grading" / "feedback"
+    for student in ("john.doe", "j_smith", "doefrank", "erin"):
+        html = (feedback / student / "ps1" / f"{classroom.NOTEBOOK}.html").read_text()
         for secret in ("BEGIN HIDDEN TESTS", "autograder.checks", "check(&quot;nt_xent", 'check("nt_xent',
                        "Traceback (most recent call last)"):
             assert secret not in html, (student, secret)
-    bob = (course / "grading" / "feedback" / "bob" / "ps1" / NOTEBOOK.replace(".ipynb", ".html")).read_text()
-    assert "NotImplementedError" in bob  # the student still learns what failed
+    mistake = (feedback / "j_smith" / "ps1" / f"{classroom.NOTEBOOK}.html").read_text()
+    assert "diagonal" in mistake and "not masked" in mistake
+    crash = (feedback / "doefrank" / "ps1" / f"{classroom.NOTEBOOK}.html").read_text()
+    assert "helper_that_was_never_written" in crash  # the student sees their own error
 
 
-@pytest.mark.slow
-@pytest.mark.notebooks
-def test_isolated_grader_agrees_on_submitted_folder(course, tmp_path):
-    reports = grade_path(course / "grading" / "submitted", "ps1", tmp_path, seed=3, limits=Limits(wall_seconds=60),
-                         jobs=2)
-    scores = {r["student"]: r["score"] for r in reports}
-    assert scores == {"alice": AUTO_POINTS, "bob": 0.0}
-    gradescope = json.loads((tmp_path / "alice.results.json").read_text())
-    assert gradescope["score"] == AUTO_POINTS
+def test_no_false_tampering_or_config_warnings(workflow):
+    _, _, run, _ = workflow
+    log = run.stdout + run.stderr
+    assert "Autograding" in log or "autograd" in log.lower()
+    assert "checksum" not in log, [line for line in log.splitlines() if "checksum" in line]
+    assert "allow_errors" not in log
+
+
+def test_git_status_is_clean_after_the_workflow(workflow):
+    clone, _, _, _ = workflow
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=clone,
+                            capture_output=True, text=True, check=True).stdout
+    assert status == "", status
+
+
+def test_an_unmatched_download_is_an_error_listed_at_the_end(workflow):
+    clone, home, _, _ = workflow
+    extra = home / "late.zip"
+    with zipfile.ZipFile(extra, "w") as zf:
+        zf.writestr(f"{classroom.NOTEBOOK}.ipynb", (clone / "assignments" / "ps1" / f"{classroom.NOTEBOOK}.ipynb")
+                    .read_text())
+        zf.writestr("zoe_report.pdf", "%PDF-1.4")
+        zf.writestr(f"Frank Doe_4711_assignsubmission_file_{classroom.NOTEBOOK}.ipynb",
+                    (clone / "assignments" / "ps1" / f"{classroom.NOTEBOOK}.ipynb").read_text())
+    run = bash(f"source .venv/bin/activate\npython -m autograder collect ps1 {extra}", clone, home)
+    assert run.returncode == 1
+    tail = run.stderr[run.stderr.rindex("could not be matched"):]
+    assert f"{classroom.NOTEBOOK}.ipynb: no student id" in tail and "zoe_report.pdf: not a notebook" in tail
+    assert (clone / "grading" / "submitted" / "Frank_Doe" / "ps1" / f"{classroom.NOTEBOOK}.ipynb").exists()
+    json.dumps(tail)

@@ -8,7 +8,8 @@ Every loader returns an :class:`ImageDataset` (uint8 images (N, 3, H, W) held in
 """
 from __future__ import annotations
 
-from .base import UNLABELED, DatasetNotFoundError, ImageDataset, TwoViews, label_subset, stratified_split
+from .base import (UNLABELED, DatasetNotFoundError, ImageDataset, SeededItems, TwoViews, label_subset,
+                   stratified_split)
 from .bundled import PHOTO_NAMES, load_digits, load_photo, load_photos
 from .files import default_root, read_cifar10, read_image_folder, read_stl10
 from .shapes import SHAPE_CLASSES, make_shapes
@@ -56,7 +57,8 @@ def load_dataset(name: str, split: str = "train", *, root=None, download: bool =
 
 
 __all__ = [
-    "DATASETS", "UNLABELED", "DatasetNotFoundError", "ImageDataset", "TwoViews", "load_dataset", "label_subset",
+    "DATASETS", "UNLABELED", "DatasetNotFoundError", "ImageDataset", "SeededItems", "TwoViews", "load_dataset",
+    "label_subset",
     "stratified_split", "load_digits", "load_photo", "load_photos", "PHOTO_NAMES", "make_shapes", "SHAPE_CLASSES",
     "default_root", "read_cifar10", "read_stl10", "read_image_folder",
 ]

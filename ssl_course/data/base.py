@@ -1,6 +1,7 @@
 """The in-memory image dataset every loader returns, the two-view wrapper and deterministic splits."""
 from __future__ import annotations
 
+import random
 from typing import Callable, Sequence
 
 import numpy as np
@@ -83,6 +84,36 @@ class TwoViews(Dataset):
     def __getitem__(self, index):
         image, label = self.dataset[index]
         return self.transform(image), self.transform(image), label
+
+
+class SeededItems(Dataset):
+    """Makes every random draw of a per-image transform reproducible, wherever the item is made.
+
+    ``dataset[(index, seed)]`` returns the wrapped ``dataset[index]`` computed with torch's, Python's and NumPy's
+    global random states seeded by ``seed`` (and restored afterwards). torchvision's v2 transforms draw from
+    torch's global state, which differs between the main process and each DataLoader worker and is not saved in a
+    checkpoint; seeding it per item makes an image's views depend only on the seed the sampler pairs it with
+    (the training loop uses (seed, epoch, index)), not on the worker that made them or on what ran before.
+    """
+
+    def __init__(self, dataset: Dataset):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, item):
+        index, seed = item
+        py_state, np_state = random.getstate(), np.random.get_state()
+        try:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                random.seed(seed)
+                np.random.seed(seed % 2**32)
+                return self.dataset[index]
+        finally:
+            random.setstate(py_state)
+            np.random.set_state(np_state)
 
 
 def stratified_split(labels, test_fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
