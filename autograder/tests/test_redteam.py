@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from autograder import ids
+
 from autograder import sandbox
 from autograder.checks import run_checks
 from autograder.extract import extract
@@ -111,12 +113,14 @@ def _submissions(folder: Path) -> dict:
         # honest code the old extractor dropped
         "honest_constants.py": (A.ps1({"nt_xent": A.HONEST_CONSTANTS}), 8),
         "honest_alias.py": (A.ps1({"nt_xent": A.HONEST_ALIAS, "cosine_similarity_matrix": ""}), 8),
-        # names: a formula, and two pairs that normalise alike
+        # names: a formula (the student id rules of autograder.ids make it "1_2"), and a student whose id collides
+        # with another student's report file (carol's Gradescope report is carol.results.json). Two files whose ids
+        # are the same ("dave_smith", "dave smith") are two uploads of one student: the newer is graded and the
+        # other listed as not graded (test_ids.py, test_two_downloads_of_one_student_grade_the_newer_and_say_so)
         "=1+2.py": (A.ps1(), 8),
         "carol.py": (A.ps1(), 8),
         "carol.results.py": (A.ps1({"nt_xent": A.NT_WRONG}), 6),
         "dave_smith.py": (A.ps1(), 8),
-        "dave smith.py": (A.ps1({"nt_xent": A.NT_WRONG}), 6),
     }
     for name, (src, _) in files.items():
         (folder / name).write_text(src)
@@ -132,7 +136,7 @@ def _submissions(folder: Path) -> dict:
         os.mknod(folder / "device.py", 0o600 | stat.S_IFCHR, os.makedev(1, 3))  # /dev/null's numbers
         expected["device"] = 0
     ordered = sorted(files)  # the order find_submissions lists them in, which decides who gets a suffix
-    names, _ = report_names([Path(n).stem for n in ordered], folder / "none")
+    names, _ = report_names([ids.parse_name(n, "ps1").student or Path(n).stem for n in ordered], folder / "none")
     for name, report_name in zip(ordered, names):
         expected[report_name] = files[name][1]
     return expected
@@ -196,14 +200,14 @@ def test_refusals_collisions_and_csv(graded, mode):
     for name in ("huge_sparse", "fifo", "link_to_solution", "linked_folder"):
         assert reports[name]["run"] == {}, name  # refused before any child started
         assert any("refused" in n or "too large" in n for n in reports[name]["notes"]), reports[name]["notes"]
-    # colliding names: four students, four reports, warnings in the notes
+    # colliding names: carol.results's report does not overwrite carol's Gradescope report (carol.results.json)
     students = {r["student"]: name for name, r in reports.items()}
-    assert {"carol", "carol.results", "dave_smith", "dave smith"} <= set(students)
-    assert len({students[s] for s in ("carol", "carol.results", "dave_smith", "dave smith")}) == 4
-    assert any("taken" in n for s in ("dave smith", "dave_smith") for n in reports[students[s]]["notes"])
-    # CSV: a formula is text
+    assert {"carol", "carol.results", "dave_smith", "1_2"} <= set(students)
+    assert len({students[s] for s in ("carol", "carol.results")}) == 2
+    assert json.loads((out / f"{students['carol']}.results.json").read_text())["score"] == 8
+    # CSV: no cell starts a formula (the id rules already drop "="; the CSV writer escapes any cell that would)
     rows = (out / "grades.csv").read_text().splitlines()
-    assert any(row.startswith("'=1+2,") for row in rows)
+    assert rows and not any(cell[:1] in "=+-@" for row in rows for cell in row.split(",") if cell)
     assert not any(row.startswith("=") for row in rows)
 
 
