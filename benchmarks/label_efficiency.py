@@ -24,11 +24,14 @@ from ssl_course.experiment import (LABEL_FRACTIONS, ExperimentConfig, label_effi
                                    run_experiment)
 
 
-def lecture_config(seed: int, num_images: int = 2000, epochs: int = 15, batch_size: int = 64) -> ExperimentConfig:
-    """Lecture 06's default-mode setting for one seed (with 5,000 images and batch 128: the demo's and lecture 03's)."""
-    return ExperimentConfig(dataset="shapes", method="simclr", num_images=num_images,
-                            num_test=1000 if num_images <= 2000 else 2000, batch_size=batch_size, epochs=epochs,
-                            seed=seed, progress=False)
+def lecture_config(seed: int, num_images: int = 2000, epochs: int = 15, batch_size: int = 64,
+                   invert_p: float = 0.0) -> ExperimentConfig:
+    """Lecture 06's default-mode setting for one seed (with 5,000 images and batch 128: the demo's and lecture 03's).
+    ``invert_p``: SimCLR's extra polarity inversion (lecture 03, section 5); the supervised runs keep their own recipe."""
+    config = ExperimentConfig(dataset="shapes", method="simclr", num_images=num_images,
+                              num_test=1000 if num_images <= 2000 else 2000, batch_size=batch_size, epochs=epochs,
+                              seed=seed, progress=False)
+    return config.with_(augment=config.augment.with_(invert_p=invert_p))
 
 
 def main(argv=None) -> int:
@@ -37,6 +40,8 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--num-images", type=int, default=2000)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--invert-p", type=float, default=0.0,
+                        help="probability of SimCLR's polarity inversion x -> 1 - x (lecture 03; default 0)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("--write", help="also write the table to this markdown file")
     args = parser.parse_args(argv)
@@ -46,7 +51,7 @@ def main(argv=None) -> int:
     labels_used = {}
     start = time.perf_counter()
     for seed in args.seeds:
-        config = lecture_config(seed, args.num_images, args.epochs, args.batch_size)
+        config = lecture_config(seed, args.num_images, args.epochs, args.batch_size, args.invert_p)
         data = load_splits(config)
         simclr = run_experiment(config, data)
         steps = len(simclr.history.step_losses)
@@ -61,7 +66,7 @@ def main(argv=None) -> int:
     scratch = per_seed["supervised from scratch"]
     lines = [f"# Label efficiency (`benchmarks/label_efficiency.py`)", "",
              f"SimCLR vs training from scratch on shapes, {args.num_images} training images, {args.epochs} SimCLR "
-             f"epochs at batch {args.batch_size}, seeds {', '.join(map(str, args.seeds))}; {seconds:.0f} s on {args.threads} thread(s). "
+             f"epochs at batch {args.batch_size}, inversion p {args.invert_p}, seeds {', '.join(map(str, args.seeds))}; {seconds:.0f} s on {args.threads} thread(s). "
              f"Labelled images used (seed {args.seeds[-1]}): "
              + ", ".join(f"{f:.0%}: {n}" for f, n in labels_used.items()) + ". Test accuracy, mean over seeds "
              "(per seed in brackets); the margin is over training from scratch on the same labels, in points.", "",
