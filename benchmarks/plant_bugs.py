@@ -23,6 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 A, T, M, D, H = ("ssl_course/augment.py", "ssl_course/train.py", "ssl_course/methods/moco.py",
                  "ssl_course/distributed.py", "ssl_course/models/heads.py")
 
+G, S = "autograder/compare.py", "autograder/specs.py"
+CORPUS_23 = "autograder/tests/test_corpus_ps2_ps3.py"
+
 # name, file, old text, new text, tests to run
 BUGS = [
     ("flip drawn once per batch", A,
@@ -136,11 +139,24 @@ BUGS = [
     ("correlated Gaussians: y without the noise scale", "ssl_course/mi.py",
      "y = rho * x + math.sqrt(1.0 - rho ** 2) * eps", "y = rho * x + (1.0 - rho ** 2) * eps",
      "tests/test_mi.py::test_samples_are_the_generators_draws_on_every_device"),
+    # the grader's own checks (autograder/), each caught by the PS2/PS3 red-team corpus graded in the sandbox
+    ("grader: a gradient that must be zero is not checked (MoCo's keys)", G,
+     "            if target_zero and not _close(g, target, low, 10):\n",
+     "            if False:\n", CORPUS_23),
+    ("grader: ContextNetwork's causality not checked", S,
+     "    if not np.allclose(out[:, :t0], out_future[:, :t0], rtol=1e-5, atol=1e-6):\n", "    if False:\n", CORPUS_23),
+    ("grader: the shuffle's inverse not checked", S,
+     "        if not np.array_equal(shuffle[unshuffle], np.arange(n)) or \\\n"
+     "                not np.array_equal(unshuffle[shuffle], np.arange(n)):\n", "        if False:\n", CORPUS_23),
+    ("grader: float tolerance loosened to 2 %", G,
+     "rtol, atol = (2e-4, 2e-5) if low_precision else (1e-6, 1e-9)",
+     "rtol, atol = (2e-2, 2e-5) if low_precision else (2e-2, 1e-9)", CORPUS_23),
 ]
 
 
 def copy_tree(dest: Path) -> None:
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "ssl_course", "tests", "pyproject.toml"],
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "ssl_course", "autograder", "tests",
+                            "pyproject.toml"],
                            cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
     for f in files:
         if (ROOT / f).is_file():
