@@ -140,3 +140,10 @@ def test_default_backward_weights_only_for_a_scalar_loss():
     assert compare.grad_outputs_for(_spec(), Call("f", [np.ones(2)]), [np.array(1.0)]) == []
     weights = [np.full((2, 2), 3.0)]
     assert compare.grad_outputs_for(_spec(), Call("f", [np.ones(2)], grad_outputs=weights), [np.zeros((2, 2))]) == weights
+
+
+def test_function_result_serialises_every_field_for_the_report():
+    """The per-student JSON and Gradescope's results.json are built from to_dict()."""
+    r = compare.FunctionResult("nt_xent", "wrong", 0.0, 2.0, "the diagonal is not masked", ["copy"])
+    assert r.to_dict() == {"name": "nt_xent", "status": "wrong", "score": 0.0, "max_score": 2.0,
+                           "feedback": "the diagonal is not masked", "flags": ["copy"]}
