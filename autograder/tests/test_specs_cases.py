@@ -85,3 +85,108 @@ def test_moco_and_cpc_cases_shapes_and_gradients(seed):
         key, query, m = call.args
         assert key.shape == query.shape and 0.5 <= m <= 0.999 and call.grad_args == (0, 1)
         assert call.grad_outputs[0].shape == key.shape
+
+
+# ------------------------------------------------------------------------ the ContextNetwork property check itself
+
+def _context_outputs(seed=0):
+    """A causal stand-in for a GRU's outputs on the three cases: a running mean of tanh(x) over time (finite,
+    different at every step, depends only on the past), plus a parameter-dependent offset for the other seed."""
+    calls = specs._context_cases(np.random.default_rng(seed))
+    c = calls[0].module.init_args[1]
+
+    def causal(x, offset=0.0):
+        h = np.tanh(x.astype(np.float64)).mean(axis=2, keepdims=True)  # (B, T, 1)
+        h = np.cumsum(h, axis=1) / np.arange(1, x.shape[1] + 1)[None, :, None]
+        return h * np.linspace(1, 2, c)[None, None, :] + offset
+    outs = [[causal(calls[0].args[0])], [causal(calls[1].args[0])], [causal(calls[2].args[0], 0.5)]]
+    info = {"trainable_parameters": 100, "recurrent": ["GRU"]}
+    return calls, outs, [{"module_info": dict(info)} for _ in calls]
+
+
+def _t0(calls):
+    return int(np.argmax(np.any(calls[0].args[0] != calls[1].args[0], axis=(0, 2))))
+
+
+def test_context_property_accepts_a_causal_parameter_dependent_network():
+    calls, outs, outcomes = _context_outputs()
+    assert specs._context_property(calls, outs, outcomes) == (True, "")
+    assert specs._context_property(calls, outs) == (True, "")  # no module facts from the child: not required
+    # facts missing for one call (an older runner): the module checks are skipped, never crash
+    assert specs._context_property(calls, outs, [outcomes[0], {}, outcomes[2]]) == (True, "")
+    # a causal context that changes by 50 % after t0 is a change (not "does not change")
+    t0 = _t0(calls)
+    outs[1][0] = outs[0][0].copy()
+    outs[1][0][:, t0:] *= 1.5
+    assert specs._context_property(calls, outs, outcomes) == (True, "")
+
+
+def _verdict(mutate, seed=1):
+    calls, outs, outcomes = _context_outputs(seed)
+    mutate(calls, outs, outcomes, _t0(calls))
+    ok, message = specs._context_property(calls, outs, outcomes)
+    assert not ok
+    return message
+
+
+def test_context_property_names_each_way_to_be_wrong():
+    def no_output(calls, outs, outcomes, t0):
+        outs[1] = [None]
+    assert "must return one tensor of shape (B, T, context_dim)" in _verdict(no_output)
+
+    def wrong_shape_second(calls, outs, outcomes, t0):
+        outs[1][0] = outs[1][0][:, :-1]
+    assert "must have shape (B, T, context_dim)" in _verdict(wrong_shape_second)
+
+    def nan(calls, outs, outcomes, t0):
+        outs[0][0][0, 0, 0] = np.nan
+    assert "NaN or infinite" in _verdict(nan)
+
+    def leaks_50_percent(calls, outs, outcomes, t0):  # the past moves by half when the future changes
+        outs[1][0][:, :t0] *= 1.5
+    assert "depends on inputs after t" in _verdict(leaks_50_percent)
+
+    def ignores_input(calls, outs, outcomes, t0):
+        outs[1][0] = outs[0][0].copy()
+    assert "does not change when the inputs change" in _verdict(ignores_input)
+
+    def constant_in_time(calls, outs, outcomes, t0):
+        for o in outs[:2]:
+            o[0] = np.broadcast_to(o[0][:, :1], o[0].shape).copy() + 1e-7 * np.arange(o[0].shape[1])[None, :, None]
+        outs[1][0][:, t0:] += 1.0
+    # only the changed future moves: the first output is the same at every step up to 1e-7
+    assert "the same at every time step" in _verdict(constant_in_time)
+
+    def constant_but_step_one(calls, outs, outcomes, t0):
+        o = np.broadcast_to(outs[0][0][:, :1], outs[0][0].shape).copy()
+        o[:, 1] += 1.0  # differs at step 1 only: not constant, so this one must pass that check...
+        outs[0][0] = o
+        outs[1][0] = o.copy()
+        outs[1][0][:, t0:] += 2.0
+        for oc in outcomes:  # ...and fail on the next one, the GRU
+            oc["module_info"]["recurrent"] = []
+    assert "built on a GRU" in _verdict(constant_but_step_one)
+
+    def untrained(calls, outs, outcomes, t0):
+        outcomes[1]["module_info"]["trainable_parameters"] = 0
+    assert "no trainable parameters" in _verdict(untrained)
+
+    def count_not_reported(calls, outs, outcomes, t0):
+        del outcomes[2]["module_info"]["trainable_parameters"]
+    assert "no trainable parameters" in _verdict(count_not_reported)
+
+    def no_gru(calls, outs, outcomes, t0):
+        for o in outcomes:
+            o["module_info"]["recurrent"] = ["LSTM"]
+    assert "built on a GRU (nn.GRU or nn.GRUCell)" in _verdict(no_gru)
+
+    def parameter_free(calls, outs, outcomes, t0):
+        outs[2][0] = outs[0][0].copy()
+    assert "does not depend on the network's parameters" in _verdict(parameter_free)
+
+
+def test_context_property_accepts_one_trainable_parameter():
+    calls, outs, outcomes = _context_outputs(2)
+    for o in outcomes:
+        o["module_info"]["trainable_parameters"] = 1
+    assert specs._context_property(calls, outs, outcomes) == (True, "")
