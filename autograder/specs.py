@@ -325,8 +325,15 @@ def _mistakes_enqueue():
         new[:len(keys)] = keys
         return new, (ptr + len(keys)) % len(queue)
 
+    def newest_end(queue, ptr, keys):  # FIFO at the wrong end: the rows before the pointer hold the newest keys
+        new = queue.clone()
+        new[(ptr - len(keys) + torch.arange(len(keys))) % len(queue)] = keys
+        return new, (ptr + len(keys)) % len(queue)
+
     return {"the pointer does not wrap around the end of the queue (use modulo K)": no_wrap,
-            "the keys are written at the start of the queue instead of at the pointer": at_start}
+            "the keys are written at the start of the queue instead of at the pointer": at_start,
+            "the keys overwrite the newest entries (the rows just before the pointer) instead of the oldest ones "
+            "(the pointer is the oldest entry: write at rows ptr, ptr+1, ... modulo K)": newest_end}
 
 
 def _shuffle_cases(rng):

@@ -3,6 +3,7 @@
 # working tree (the repository itself is never touched), on one core:
 #
 #   benchmarks/mutation.sh ssl_course/losses.py "tests/test_losses.py" ['MUTANT_GLOB ...']
+#   benchmarks/mutation.sh autograder/compare.py "autograder/tests/test_checks_in_process.py ..."
 #
 # The optional third argument restricts the run to mutants whose names match (e.g. 'ssl_course.train.x_train__*'),
 # for modules whose full run does not fit the time at hand; unrun mutants are "not checked" and not counted.
@@ -18,13 +19,17 @@ work=${MUTMUT_WORK:-/tmp/mutmut-$name}
 python=${PYTHON:-python}
 mutmut=$(dirname "$(command -v "$python")")/mutmut
 rm -rf "$work" && mkdir -p "$work"
-(cd "$root" && git ls-files -co --exclude-standard -z ssl_course tests pyproject.toml | xargs -0 tar -cf - ) \
+(cd "$root" && git ls-files -co --exclude-standard -z ssl_course autograder tests pyproject.toml | xargs -0 tar -cf - ) \
   | tar -xf - -C "$work"
 tests_toml=$(printf '"%s", ' $tests)
+# a grader module (autograder/...) imports the library: both packages are copied into mutmut's mutants/ tree
+top=${module%%/*}
+sources='"ssl_course"'
+[ "$top" != ssl_course ] && sources="\"$top\", $sources"
 cat >> "$work/pyproject.toml" <<TOML
 
 [tool.mutmut]
-source_paths = ["ssl_course"]
+source_paths = [$sources]
 only_mutate = ["$module"]
 pytest_add_cli_args_test_selection = [${tests_toml%, }]
 pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x", "-m", "not browser and not notebooks"]

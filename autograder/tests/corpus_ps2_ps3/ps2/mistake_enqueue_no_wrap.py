@@ -1,0 +1,31 @@
+"""Red-team corpus (ps2): enqueue without wrap-around (the rows past the end are dropped)"""
+import torch
+import torch.nn.functional as F
+
+def ema_update(key_param, query_param, momentum):
+    return momentum * key_param + (1.0 - momentum) * query_param
+
+
+def dequeue_and_enqueue(queue, ptr, keys):
+    new_queue = queue.clone()
+    end = min(ptr + keys.shape[0], queue.shape[0])
+    new_queue[ptr:end] = keys[:end - ptr]
+    return new_queue, ptr + keys.shape[0]
+
+
+def moco_logits(q, k, queue, temperature=0.07):
+    l_pos = (q * k).sum(dim=1, keepdim=True)  # N x 1
+    l_neg = q @ queue.T  # N x K
+    logits = torch.cat([l_pos, l_neg], dim=1) / temperature
+    return logits, torch.zeros(q.shape[0], dtype=torch.long)
+
+
+def moco_loss(q, k, queue, temperature=0.07):
+    logits, labels = moco_logits(q, k.detach(), queue.detach(), temperature)
+    return F.cross_entropy(logits, labels)
+
+
+def batch_shuffle_indices(n, generator=None):
+    idx_shuffle = torch.randperm(n, generator=generator)
+    idx_unshuffle = torch.argsort(idx_shuffle)
+    return idx_shuffle, idx_unshuffle

@@ -1,0 +1,25 @@
+"""Red-team corpus (ps3): the GRU's final state c_T used at every step (sees the future)"""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+def cpc_scores(context, future, weight):
+    prediction = context @ weight.T  # N x D: W_k c_i
+    return prediction @ future.T  # N x N
+
+
+def cpc_loss(context, futures, weights):
+    n, num_steps, _ = futures.shape
+    labels = torch.arange(n)
+    losses = [F.cross_entropy(cpc_scores(context, futures[:, k], weights[k]), labels) for k in range(num_steps)]
+    return torch.stack(losses).mean()
+
+
+class ContextNetwork(nn.Module):
+    def __init__(self, input_dim, context_dim):
+        super().__init__()
+        self.gru = nn.GRU(input_dim, context_dim, batch_first=True)
+
+    def forward(self, z):
+        _, h = self.gru(z)
+        return h[-1].unsqueeze(1).expand(-1, z.shape[1], -1)
