@@ -18,14 +18,24 @@ from pathlib import Path
 from urllib.error import URLError
 
 from .augment import AugmentConfig
+from .experiment import ExperimentConfig
+from .methods import CONTRASTIVE
 
-CONTRASTIVE_METHODS = ("simclr", "moco_v1", "moco_v2")  # what demo / train run; pretext methods: see lectures
-DEMO_DEFAULTS = dict(method="simclr", dataset="shapes", encoder="small_cnn", width=32, epochs=15, batch_size=128,
-                     lr=2e-3, optimizer="adamw", temperature=0.2, num_images=5000, crop_min=0.2, out="demo_output",
-                     supervised=True)
+CONTRASTIVE_METHODS = CONTRASTIVE  # kept for old imports; what demo / train run (pretext methods: see lectures)
+
+# The demo runs ExperimentConfig's own settings: every default below is read from it, none is written twice.
+# temperature None and --queue-size / --momentum None mean "the method's own default" (MoCo v1: t = 0.07).
+_EXPERIMENT = ExperimentConfig()
+DEMO_DEFAULTS = dict(method=_EXPERIMENT.method, dataset=_EXPERIMENT.dataset, encoder=_EXPERIMENT.encoder,
+                     width=_EXPERIMENT.width, epochs=_EXPERIMENT.epochs, batch_size=_EXPERIMENT.batch_size,
+                     lr=_EXPERIMENT.lr, optimizer=_EXPERIMENT.optimizer, weight_decay=_EXPERIMENT.weight_decay,
+                     warmup_epochs=_EXPERIMENT.warmup_epochs, temperature=_EXPERIMENT.temperature,
+                     num_images=_EXPERIMENT.num_images, crop_min=_EXPERIMENT.augment.crop_scale[0],
+                     knn_every=_EXPERIMENT.knn_every, seed=_EXPERIMENT.seed, device=_EXPERIMENT.device,
+                     out="demo_output", supervised=True)
+# full-scale training: the settings of a GPU run that differ from the demo's (see also PRESETS)
 TRAIN_DEFAULTS = dict(DEMO_DEFAULTS, encoder="resnet18", epochs=200, batch_size=512, lr=0.5, optimizer="sgd",
-                      temperature=0.5, num_images=None, crop_min=0.08, out="runs/latest",
-                      supervised=False)
+                      num_images=None, crop_min=0.08, out="runs/latest", supervised=False)
 
 
 # GPU recipes for instructors (ResNet-18, settings from the papers, adapted as noted in docs/gpu.md). batch_size is
@@ -135,20 +145,23 @@ def _add_run_arguments(p: argparse.ArgumentParser, defaults: dict) -> None:
     p.add_argument("--lr", type=_positive_float, default=defaults["lr"], help="peak learning rate")
     p.add_argument("--optimizer", choices=("sgd", "adamw"), default=defaults["optimizer"], help="optimizer")
     p.add_argument("--temperature", type=_positive_float, default=defaults["temperature"],
-                   help="softmax temperature t of the contrastive loss")
+                   help="softmax temperature t of the contrastive loss (None: the method's default, "
+                        "simclr 0.2, moco_v1 0.07, moco_v2 0.2)")
     p.add_argument("--crop-min", type=_fraction, default=defaults["crop_min"],
                    help="smallest crop area (fraction of the image) of the random resized crop")
     p.add_argument("--num-images", type=_positive_int, default=defaults["num_images"],
                    help="shapes: images to generate; other datasets: use the first N training images")
-    p.add_argument("--device", type=_device, default="auto", help="auto | cpu | cuda | cuda:N | mps")
-    p.add_argument("--seed", type=int, default=0, help="random seed (data, initialisation, augmentation)")
+    p.add_argument("--device", type=_device, default=defaults["device"], help="auto | cpu | cuda | cuda:N | mps")
+    p.add_argument("--seed", type=int, default=defaults["seed"], help="random seed (data, initialisation, augmentation)")
     p.add_argument("--out", default=defaults["out"], help="output folder (results.json, tsne.png, curves.png)")
     p.add_argument("--checkpoint", default=None,
                    help="checkpoint file: saved every epoch, resumed if present (None: no checkpoint)")
-    p.add_argument("--knn-every", type=_non_negative_int, default=0, help="kNN monitor every N epochs (0: off)")
+    p.add_argument("--knn-every", type=_non_negative_int, default=defaults["knn_every"],
+                   help="kNN monitor every N epochs (0: off)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--weight-decay", type=_non_negative_float, default=5e-4, help="L2 weight decay")
-    p.add_argument("--warmup-epochs", type=_non_negative_float, default=None,
+    p.add_argument("--weight-decay", type=_non_negative_float, default=defaults["weight_decay"],
+                   help="L2 weight decay")
+    p.add_argument("--warmup-epochs", type=_non_negative_float, default=defaults["warmup_epochs"],
                    help="linear warm-up (None: min(1, epochs/10))")
     p.add_argument("--queue-size", type=_positive_int, default=None,
                    help="MoCo only: the queue length K (None: the method's default)")
@@ -189,12 +202,29 @@ def _load_data(args):
     return ssl_train, labelled, test
 
 
+def experiment_config(args, image_size: int, device=None) -> ExperimentConfig:
+    """The ExperimentConfig a parsed ``demo`` / ``train`` command line runs (``device``: the resolved device,
+    default the flag as given). Unset knobs stay None, so the method's own defaults apply."""
+    method_kwargs = {}
+    if args.method.startswith("moco"):
+        method_kwargs = {k: v for k, v in (("queue_size", args.queue_size), ("momentum", args.momentum))
+                         if v is not None}
+    return ExperimentConfig(
+        method=args.method, encoder=args.encoder, width=args.width, dataset=args.dataset, epochs=args.epochs,
+        batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer, weight_decay=args.weight_decay,
+        warmup_epochs=args.warmup_epochs, temperature=args.temperature,
+        augment=AugmentConfig.recipe(args.method, image_size).with_(crop_scale=(args.crop_min, 1.0)),
+        method_kwargs=method_kwargs, knn_every=args.knn_every, seed=args.seed,
+        device=str(device if device is not None else args.device), progress=not args.no_progress,
+        compile=args.compile, channels_last=args.channels_last, sync_bn=args.sync_bn)
+
+
 def run(args) -> dict:
     """Train, evaluate against the baselines, and write the results; returns the results dict (empty on ranks
     other than 0 under torchrun: rank 0 evaluates and writes)."""
     from . import distributed
     from . import evaluate as ev
-    from .experiment import ExperimentConfig, baseline_features, run_experiment, run_supervised
+    from .experiment import baseline_features, run_experiment, run_supervised
 
     context = distributed.setup(ev.resolve_device(args.device))  # under torchrun: this process's GPU and rank
     device, main = context.device, context.is_main
@@ -205,18 +235,7 @@ def run(args) -> dict:
     if main:
         print(f"data: {ssl_train} for training, {len(labelled)} labelled / {len(test)} test images for evaluation; "
               f"device: {device}" + (f" x {context.world_size} processes" if context.distributed else ""))
-    recipe = "simclr" if args.method == "simclr" else args.method
-    method_kwargs = {}
-    if args.method.startswith("moco"):
-        method_kwargs = {k: v for k, v in (("queue_size", args.queue_size), ("momentum", args.momentum))
-                         if v is not None}
-    config = ExperimentConfig(
-        method=args.method, encoder=args.encoder, width=args.width, dataset=args.dataset, epochs=args.epochs,
-        batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer, weight_decay=args.weight_decay,
-        warmup_epochs=args.warmup_epochs, temperature=args.temperature,
-        augment=AugmentConfig.recipe(recipe, image_size).with_(crop_scale=(args.crop_min, 1.0)),
-        method_kwargs=method_kwargs, knn_every=args.knn_every, seed=args.seed, device=str(device),
-        progress=not args.no_progress, compile=args.compile, channels_last=args.channels_last, sync_bn=args.sync_bn)
+    config = experiment_config(args, image_size, device)
     result = run_experiment(config, data, checkpoint=args.checkpoint)
     if not main:  # rank 0 evaluates and writes the results
         return {}

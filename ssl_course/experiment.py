@@ -17,7 +17,7 @@ import torch
 from . import evaluate as ev
 from .augment import AugmentConfig, BatchAugment
 from .data import ImageDataset, load_dataset, make_photo_crops
-from .methods import Method, build_method
+from .methods import CONTRASTIVE, Method, build_method
 from .models import SmallCNN, build_encoder
 from .train import History, TrainConfig, train
 
@@ -51,7 +51,7 @@ class ExperimentConfig:
     optimizer: str = "adamw"
     weight_decay: float = 5e-4
     warmup_epochs: float | None = None  # None: min(1, epochs / 10)
-    temperature: float = 0.2
+    temperature: float | None = None  # None: the method's own default (SimCLR 0.2, MoCo v1 0.07, MoCo v2 0.2)
     augment: AugmentConfig = field(default_factory=lambda: AugmentConfig.recipe("simclr").with_(crop_scale=(0.2, 1.0)))
     method_kwargs: dict = field(default_factory=dict)
     knn_every: int = 0
@@ -93,16 +93,16 @@ def load_splits(config: ExperimentConfig) -> Splits:
     return train_set, train_set, test_set
 
 
-# methods that compare augmented views (they take the config's augmentation and temperature); the others make
-# their own inputs (rotations, tiles, masks, lightness) and ignore both
-CONTRASTIVE = ("simclr", "moco_v1", "moco_v2")
+# CONTRASTIVE (from ssl_course.methods): methods that compare augmented views, so they take the config's
+# augmentation and temperature; the others make their own inputs (rotations, tiles, masks, lightness)
 # methods whose encoder reads one lightness channel
 GRAY_INPUT = ("colorization", "color_tracking")
 
 
 def build(config: ExperimentConfig, image_size: int) -> Method:
     """The config's method around a fresh encoder (seeded by ``config.seed``, so two calls give the same weights).
-    Contrastive methods get ``BatchAugment(image_size, config.augment)`` and ``config.temperature``; colorization
+    Contrastive methods get ``BatchAugment(image_size, config.augment)`` and ``config.temperature`` when it is set
+    (None keeps the method's own default: MoCo v1 trains at 0.07, not at another method's value); colorization
     and colour tracking get a one-channel SmallCNN."""
     torch.manual_seed(config.seed)
     if config.method in GRAY_INPUT:
@@ -115,7 +115,9 @@ def build(config: ExperimentConfig, image_size: int) -> Method:
         encoder = build_encoder(config.encoder)
     kwargs = dict(config.method_kwargs)
     if config.method in CONTRASTIVE:
-        kwargs = dict(augment=BatchAugment(image_size, config.augment), temperature=config.temperature, **kwargs)
+        kwargs = dict(augment=BatchAugment(image_size, config.augment), **kwargs)
+        if config.temperature is not None:
+            kwargs["temperature"] = config.temperature
     return build_method(config.method, encoder, image_size=image_size, **kwargs)
 
 

@@ -14,6 +14,9 @@ from .supervised import Supervised
 
 METHODS = ("simclr", "moco_v1", "moco_v2", "rotation", "relative_patch", "jigsaw", "inpainting", "colorization",
            "cpc_image", "cpc_sequence", "color_tracking")
+# the methods that compare two augmented views of an image (they take an augmentation and a temperature); the
+# others make their own inputs (rotations, tiles, masks, lightness, sequences)
+CONTRASTIVE = ("simclr", "moco_v1", "moco_v2")
 
 
 def build_method(name: str, encoder, image_size: int = 32, **kwargs) -> Method:
@@ -39,5 +42,5 @@ def build_method(name: str, encoder, image_size: int = 32, **kwargs) -> Method:
     raise ValueError(f"unknown method {name!r}; choose from {', '.join(METHODS)}")
 
 
-__all__ = ["METHODS", "Method", "MoCo", "SimCLR", "RotNet", "RelativePatch", "Jigsaw", "ContextEncoder",
+__all__ = ["CONTRASTIVE", "METHODS", "Method", "MoCo", "SimCLR", "RotNet", "RelativePatch", "Jigsaw", "ContextEncoder",
            "Colorization", "ColorTracker", "CPCImage", "CPCSequence", "Supervised", "build_method"]
