@@ -51,7 +51,7 @@ import time
 import torch
 
 from ssl_course.augment import AugmentConfig, BatchAugment
-from ssl_course.data import load_dataset, load_speakers, make_clips, make_photo_crops
+from ssl_course.data import load_speakers, load_splits, make_clips
 from ssl_course.evaluate import evaluate_features, extract_features
 from ssl_course.methods import CPCSequence, build_method
 from ssl_course.models import SmallCNN
@@ -84,10 +84,10 @@ DEFAULT_IMAGE_METHODS = [name for name in IMAGE_SETUPS if "@" not in name]
 
 @functools.lru_cache(maxsize=None)
 def image_data(name: str):
-    """(train, test) of a dataset by name: digits 1,438 / 359; shapes 10,000 / 2,000; photo_crops 3,000 / 700."""
-    if name == "photo_crops":
-        return make_photo_crops(3000, "train"), make_photo_crops(700, "test")
-    return load_dataset(name, "train"), load_dataset(name, "test")
+    """(train, test) of a dataset by name, from the registry's defaults: digits 1,438 / 359; shapes 10,000 / 2,000;
+    photo_crops 3,000 / 700."""
+    train, _, test = load_splits(name)
+    return train, test
 
 
 def probe(encoder, train_set, test_set) -> dict[str, float]:

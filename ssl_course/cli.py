@@ -127,12 +127,12 @@ def _fraction(text: str) -> float:
 
 
 def _add_run_arguments(p: argparse.ArgumentParser, defaults: dict) -> None:
-    from .data import DATASETS
+    from .data import DATASETS, experiment_datasets
     from .models import ENCODERS
 
     p.add_argument("--method", choices=CONTRASTIVE_METHODS, default=defaults["method"], help="what to train")
-    p.add_argument("--dataset", choices=[d for d in DATASETS if d != "photos"], default=defaults["dataset"],
-                   help="shapes and digits are offline; cifar10 / stl10 need `ssl-course download` once")
+    p.add_argument("--dataset", choices=experiment_datasets(), default=defaults["dataset"],
+                   help="; ".join(f"{name}: {DATASETS[name].about}" for name in experiment_datasets()))
     p.add_argument("--data-root", default=None,
                    help="where cifar10/stl10 live (default $SSL_COURSE_DATA or ~/.cache/ssl_course); "
                         "for --dataset folder: the folder of class sub-folders")
@@ -176,30 +176,15 @@ def _add_run_arguments(p: argparse.ArgumentParser, defaults: dict) -> None:
 
 
 def _load_data(args):
-    """(train, labelled, test) as ``experiment.load_splits`` returns, for any dataset the CLI accepts."""
-    from .data import load_dataset, stratified_split
-    from .experiment import ExperimentConfig, load_splits
+    """(train, labelled, test) of the command line's dataset, from the registry (``ssl_course.data.load_splits``).
+    A generated dataset's test split is 2,000 images, or as many as the training split when that is smaller."""
+    from .data import dataset_spec, load_splits
 
-    if args.dataset == "shapes":
-        # the test split is 2,000 images, or as many as the training split when that is smaller (quick runs)
-        return load_splits(ExperimentConfig(num_images=args.num_images, num_test=min(2000, args.num_images),
-                                            seed=args.seed))
-    if args.dataset == "digits":
-        return load_splits(ExperimentConfig(dataset="digits", num_images=args.num_images or 10**9))
-    if args.dataset == "folder":
-        everything = load_dataset("folder", root=args.data_root)
-        tr, te = stratified_split(everything.labels.numpy(), 0.2, args.seed)
-        return everything.subset(tr), everything.subset(tr), everything.subset(te)
-    kwargs = dict(root=args.data_root, download=args.download)
-    if args.dataset == "stl10":
-        ssl_train = load_dataset("stl10", "train+unlabeled", **kwargs)
-        labelled = load_dataset("stl10", "train", root=args.data_root)
-    else:
-        ssl_train = labelled = load_dataset(args.dataset, "train", **kwargs)
-    test = load_dataset(args.dataset, "test", root=args.data_root)
-    if args.num_images:
-        ssl_train = ssl_train.subset(range(min(args.num_images, len(ssl_train))))
-    return ssl_train, labelled, test
+    num_test = None
+    if dataset_spec(args.dataset).generated and args.num_images is not None:
+        num_test = min(2000, args.num_images)
+    return load_splits(args.dataset, args.num_images, num_test, seed=args.seed, root=args.data_root,
+                       download=args.download)
 
 
 def experiment_config(args, image_size: int, device=None) -> ExperimentConfig:

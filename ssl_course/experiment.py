@@ -16,7 +16,8 @@ import torch
 
 from . import evaluate as ev
 from .augment import AugmentConfig, BatchAugment
-from .data import ImageDataset, load_dataset, make_photo_crops
+from .data import ImageDataset, Splits
+from .data import load_splits as data_splits
 from .methods import CONTRASTIVE, Method, build_method
 from .models import SmallCNN, build_encoder
 from .train import History, TrainConfig, train
@@ -76,21 +77,11 @@ class ExperimentResult:
     features: tuple  # (train_features (N, D), train_labels (N,), test_features (M, D), test_labels (M,))
 
 
-Splits = tuple  # (images to train on, labelled training images for the probes, labelled test images)
-
-
 def load_splits(config: ExperimentConfig) -> Splits:
-    """(train, labelled, test) for an experiment on an offline dataset; "shapes" and "photo_crops" are generated
-    with the config's sizes and seed. The self-supervised training set doubles as the probes' labelled set."""
-    if config.dataset == "shapes":
-        train_set = load_dataset("shapes", "train", num_images=config.num_images, seed=config.seed)
-        return train_set, train_set, load_dataset("shapes", "test", num_images=config.num_test, seed=config.seed)
-    if config.dataset == "photo_crops":
-        train_set = make_photo_crops(config.num_images, "train", seed=config.seed)
-        return train_set, train_set, make_photo_crops(config.num_test, "test", seed=config.seed)
-    train_set, test_set = load_dataset(config.dataset, "train"), load_dataset(config.dataset, "test")
-    train_set = train_set.subset(range(min(config.num_images, len(train_set))))
-    return train_set, train_set, test_set
+    """(train, labelled, test) for an experiment: ``ssl_course.data.load_splits`` of the config's dataset, with
+    its sizes (``num_images`` / ``num_test``) and seed. The self-supervised training set doubles as the probes'
+    labelled set."""
+    return data_splits(config.dataset, config.num_images, config.num_test, seed=config.seed)
 
 
 # CONTRASTIVE (from ssl_course.methods): methods that compare augmented views, so they take the config's
