@@ -112,14 +112,14 @@ def _images(n: int, image_size: int = 32) -> torch.Tensor:
 def train_step_throughput(method_name: str, encoder_name: str, batch_size: int, steps: int, device: torch.device,
                           warmup: int = 2, amp: bool | None = None, channels_last: bool = False,
                           compile: bool = False) -> dict:
-    """Images/s of full training steps (the loop's own step: autocast, augmentation, loss, backward, optimizer)."""
+    """Images/s of full training steps: ``ssl_course.train.train_step``, the loop's own step (autocast,
+    augmentation, loss, backward, the finite-loss check, optimizer), on the method's default augmentation."""
     from .methods import build_method
     from .models import build_encoder
-    from .train import TrainConfig, build_optimizer
+    from .train import TrainConfig, build_optimizer, train_step
 
     torch.manual_seed(0)
-    encoder = build_encoder(encoder_name, width=32) if encoder_name == "small_cnn" else build_encoder(encoder_name)
-    method = build_method(method_name, encoder).to(device)
+    method = build_method(method_name, build_encoder(encoder_name)).to(device)
     flops = training_flops_per_image(method_name, method)
     if channels_last:
         method.to(memory_format=torch.channels_last)
@@ -137,11 +137,7 @@ def train_step_throughput(method_name: str, encoder_name: str, batch_size: int, 
         if i == warmup:
             _sync(device)
             start = time.perf_counter()
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            loss = method.loss(images, generator)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        train_step(method.loss, images, optimizer, generator, amp=amp)
     _sync(device)
     seconds = time.perf_counter() - start
     rate = steps * batch_size / seconds

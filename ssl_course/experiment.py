@@ -19,7 +19,7 @@ from .augment import AugmentConfig, BatchAugment
 from .data import ImageDataset, Splits
 from .data import load_splits as data_splits
 from .methods import CONTRASTIVE, Method, build_method
-from .models import SmallCNN, build_encoder
+from .models import build_encoder
 from .train import History, TrainConfig, train
 
 
@@ -96,14 +96,9 @@ def build(config: ExperimentConfig, image_size: int) -> Method:
     (None keeps the method's own default: MoCo v1 trains at 0.07, not at another method's value); colorization
     and colour tracking get a one-channel SmallCNN."""
     torch.manual_seed(config.seed)
-    if config.method in GRAY_INPUT:
-        if config.encoder != "small_cnn":
-            raise ValueError(f"{config.method} needs a one-channel encoder; only small_cnn has one")
-        encoder = SmallCNN(config.width, in_channels=1)
-    elif config.encoder == "small_cnn":
-        encoder = build_encoder(config.encoder, width=config.width)
-    else:
-        encoder = build_encoder(config.encoder)
+    if config.method in GRAY_INPUT and config.encoder != "small_cnn":
+        raise ValueError(f"{config.method} needs a one-channel encoder; only small_cnn has one")
+    encoder = build_encoder(config.encoder, width=config.width, in_channels=1 if config.method in GRAY_INPUT else 3)
     kwargs = dict(config.method_kwargs)
     if config.method in CONTRASTIVE:
         kwargs = dict(augment=BatchAugment(image_size, config.augment), **kwargs)

@@ -190,3 +190,27 @@ def test_mean_cosine_and_query_key_agreement(tiny):
     neg = torch.nn.Sequential(torch.nn.Flatten(), flip, torch.nn.Identity())
     negated = torch.nn.Sequential(torch.nn.Flatten(), flip, type("Neg", (torch.nn.Module,), {"forward": lambda s, z: -z})())
     assert mean_cosine(neg, negated, images) == pytest.approx(-1.0, abs=1e-5)
+
+
+def test_train_step_is_the_loops_step_and_refuses_a_non_finite_loss(tiny, monkeypatch):
+    """``train`` takes every step through ``train_step`` (so the benchmark measures the same step), and a loss
+    that is not finite stops the step before the optimizer moves the weights."""
+    import ssl_course.train as train_module
+    from ssl_course.train import build_optimizer, train_step
+
+    calls = []
+    real = train_module.train_step
+    monkeypatch.setattr(train_module, "train_step", lambda *a, **k: calls.append(k.get("step")) or real(*a, **k))
+    history = train(_simclr(), tiny, TrainConfig(epochs=1, batch_size=64, progress=False))
+    assert calls == [0, 1, 2, 3] and len(history.step_losses) == 4
+
+    simclr = _simclr()
+    optimizer = build_optimizer(simclr, TrainConfig())
+    before = [p.detach().clone() for p in simclr.parameters()]
+    loss = train_step(simclr.loss, tiny.images[:32], optimizer, torch.Generator().manual_seed(0))
+    assert np.isfinite(loss) and any(not torch.equal(a, b) for a, b in zip(before, simclr.parameters()))
+    moved = [p.detach().clone() for p in simclr.parameters()]
+    with pytest.raises(FloatingPointError, match="at step 7"):
+        train_step(lambda batch, generator: simclr.loss(batch, generator) * float("nan"), tiny.images[:32],
+                   optimizer, torch.Generator().manual_seed(0), step=7)
+    assert all(torch.equal(a, b) for a, b in zip(moved, simclr.parameters()))
