@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.error import URLError
 
 from .augment import AugmentConfig
+from .evaluate import format_table
 from .experiment import ExperimentConfig
 from .methods import CONTRASTIVE
 
@@ -228,13 +229,13 @@ def run(args) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     print("evaluating (linear probe and kNN on frozen features) ...")
     features = {**baseline_features(config, data), f"{args.method} encoder": result.features}
-    table = {name: ev.evaluate_features(*f) for name, f in features.items() if name != f"{args.method} encoder"}
-    table[f"{args.method} encoder"] = result.accuracy
+    # the trained encoder's row is the accuracy run_experiment already measured on the same features
+    table = ev.representation_table({**features, f"{args.method} encoder": result.accuracy}, show=False)
     if args.supervised:
         print("training the same encoder with labels (the supervised reference) ...")
         supervised = run_supervised(config, data, steps=len(result.history.step_losses))
         features["supervised (all labels)"] = supervised.features
-        table["supervised (all labels)"] = ev.evaluate_features(*supervised.features)
+        table.update(ev.representation_table({"supervised (all labels)": supervised.features}, show=False))
     history = result.history
     results = {"method": args.method, "dataset": args.dataset, "encoder": args.encoder, "epochs": args.epochs,
                "batch_size": args.batch_size, "device": str(device), "processes": context.world_size,
@@ -247,13 +248,6 @@ def run(args) -> dict:
     print(f"training took {result.train_seconds:.0f} s; wrote {out / 'results.json'}, {out / 'tsne.png'}, "
           f"{out / 'curves.png'}")
     return results
-
-
-def format_table(table: dict[str, dict[str, float]]) -> str:
-    """The demo's table, as Markdown: representation | linear probe | kNN."""
-    lines = ["| representation | linear probe | kNN (k=20) |", "|---|---:|---:|"]
-    lines += [f"| {name} | {r['linear_probe']:.3f} | {r['knn']:.3f} |" for name, r in table.items()]
-    return "\n".join(lines)
 
 
 def _write_figures(out: Path, features, test, history) -> None:

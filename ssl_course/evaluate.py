@@ -193,6 +193,28 @@ def evaluate_features(train_features, train_labels, test_features, test_labels, 
             "knn": knn_accuracy(train_features, train_labels, test_features, test_labels, k=k)}
 
 
+def format_table(table: dict[str, dict[str, float]], k: int = 20) -> str:
+    """A Markdown table, one row per representation: representation | linear probe | kNN (the demo's table)."""
+    lines = [f"| representation | linear probe | kNN (k={k}) |", "|---|---:|---:|"]
+    lines += [f"| {name} | {r['linear_probe']:.3f} | {r['knn']:.3f} |" for name, r in table.items()]
+    return "\n".join(lines)
+
+
+def representation_table(representations: dict, k: int = 20, show: bool = True) -> dict[str, dict[str, float]]:
+    """Judge several representations the same way and print one table (``format_table``), as the lectures do.
+
+    representations: {name: (train_features (N, D), train_labels (N,), test_features (M, D), test_labels (M,))}
+    (e.g. ``experiment.baseline_features`` or ``ExperimentResult.features``) or {name: an accuracy dict already
+    measured, e.g. ``ExperimentResult.accuracy``}, in the order the rows should appear.
+    Returns {name: {"linear_probe": acc, "knn": acc}} (for ``viz.accuracy_bars``); ``show=False`` prints nothing.
+    """
+    table = {name: dict(value) if isinstance(value, dict) else evaluate_features(*value, k=k)
+             for name, value in representations.items()}
+    if show:
+        print(format_table(table, k=k))
+    return table
+
+
 def tsne(features: torch.Tensor, perplexity: float = 30.0, seed: int = 0, max_points: int = 2000,
          max_iter: int = 750):
     """2-D t-SNE of (N, D) features. Uses at most ``max_points`` evenly spaced rows (t-SNE is O(N^2)).

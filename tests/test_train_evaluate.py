@@ -214,3 +214,26 @@ def test_train_step_is_the_loops_step_and_refuses_a_non_finite_loss(tiny, monkey
         train_step(lambda batch, generator: simclr.loss(batch, generator) * float("nan"), tiny.images[:32],
                    optimizer, torch.Generator().manual_seed(0), step=7)
     assert all(torch.equal(a, b) for a, b in zip(moved, simclr.parameters()))
+
+
+def test_representation_table_judges_every_row_alike_and_prints_the_demos_table(capsys):
+    """Features are evaluated with ``evaluate_features``; an accuracy dict is taken as measured; the printed table
+    is ``format_table``'s (the one ``ssl-course demo`` prints), rows in the given order."""
+    from ssl_course.evaluate import evaluate_features, format_table, representation_table
+
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(60) % 3
+    separable = torch.nn.functional.one_hot(labels, 3).float() * 5 + 0.1 * torch.randn(60, 3, generator=g)
+    noise = torch.randn(60, 3, generator=g)
+    features = {"noise": (noise[:40], labels[:40], noise[40:], labels[40:]),
+                "separable": (separable[:40], labels[:40], separable[40:], labels[40:])}
+    measured = {"linear_probe": 0.5, "knn": 0.25}
+    table = representation_table({**features, "measured": measured})
+    assert list(table) == ["noise", "separable", "measured"]
+    assert table["separable"] == evaluate_features(*features["separable"]) == {"linear_probe": 1.0, "knn": 1.0}
+    assert table["measured"] == measured
+    printed = capsys.readouterr().out
+    assert printed == format_table(table) + "\n"
+    assert "| separable | 1.000 | 1.000 |" in printed and "| measured | 0.500 | 0.250 |" in printed
+    representation_table(features, show=False)
+    assert capsys.readouterr().out == ""
