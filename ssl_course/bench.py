@@ -79,14 +79,12 @@ def forward_flops(module: torch.nn.Module, image_size: int = 32, device="cpu") -
     """FLOPs of one forward of ``module`` per image (a multiply-add counts 2), counted on the actual model."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    was_training = module.training
-    module.eval()  # BatchNorm with running statistics: the same FLOPs, no statistics update
+    from .common import eval_mode
+
     x = torch.zeros(2, 3, image_size, image_size, device=device)
-    try:
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            module(x)
-    finally:
-        module.train(was_training)
+    # eval mode: BatchNorm with running statistics, the same FLOPs without updating the statistics
+    with eval_mode(module), torch.no_grad(), FlopCounterMode(display=False) as counter:
+        module(x)
     return counter.get_total_flops() / 2
 
 
@@ -204,7 +202,7 @@ def machine_description(device: torch.device) -> str:
 
 def run(device: str = "auto", quick: bool = False, batch_size: int | None = None, workers: int | None = None,
         channels_last: bool = False, compile: bool = False, out=print) -> dict:
-    from .evaluate import resolve_device
+    from .common import resolve_device
 
     device = resolve_device(device)
     gpu = device.type == "cuda"

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .evaluate import resolve_device
+from .common import resolve_device
 from .losses import info_nce, mi_lower_bound
 
 

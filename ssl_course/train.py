@@ -26,7 +26,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from . import distributed
 from .data import ImageDataset, SeededItems
-from .evaluate import extract_features, knn_accuracy, resolve_device
+from .common import batch_images, resolve_device
+from .evaluate import extract_features, knn_accuracy
 from .methods import Method
 
 OPTIMIZERS = ("sgd", "adamw")
@@ -147,7 +148,7 @@ def train_step(module, batch, optimizer: torch.optim.Optimizer, generator: torch
             ``loss`` itself; batch: what the method's ``loss`` takes, e.g. uint8 images (B, 3, H, W);
     generator: the step's augmentation randomness (on the batch's device); step: for the error message only.
     A loss that is not finite raises FloatingPointError before the optimizer applies it."""
-    device_type = batch[0].device.type if isinstance(batch, (tuple, list)) else batch.device.type
+    device_type = batch_images(batch).device.type
     with torch.autocast(device_type, dtype=torch.bfloat16, enabled=amp):
         loss = module(batch, generator)
     optimizer.zero_grad(set_to_none=True)

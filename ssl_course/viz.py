@@ -9,6 +9,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from .common import as_float_images
+
 
 def _plt():
     import matplotlib.pyplot as plt
@@ -19,7 +21,7 @@ def _plt():
 def to_display(image) -> np.ndarray:
     """A (3, H, W) uint8 or float [0, 1] tensor/array -> (H, W, 3) float array for imshow."""
     x = torch.as_tensor(image).detach().cpu()
-    x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+    x = as_float_images(x)
     return x.clamp(0, 1).permute(1, 2, 0).numpy()
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .common import as_float_images
+
 
 def _image(x: torch.Tensor) -> np.ndarray:
     """(3, H, W) float in [0, 1] or uint8 -> (H, W, 3) float for imshow."""
-    x = x.detach().float().cpu()
-    if x.max() > 1.5:
-        x = x / 255.0
+    x = as_float_images(x.detach().cpu())  # the scale from the dtype, not guessed from the values
     return x.permute(1, 2, 0).clamp(0, 1).numpy()
 
 

@@ -15,8 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..common import as_float_images, batch_images
 from ..models.decoders import GrayInput
-from ..pretext import as_float_images, quantize_ab, rgb_to_lab
+from ..pretext import quantize_ab, rgb_to_lab
 from ..tracking import colorization_attention, copy_colors
 from .base import Method
 
@@ -52,7 +53,7 @@ class ColorTracker(Method):
         return quantize_ab(ab, self.bin_size)
 
     def loss(self, batch, generator=None) -> torch.Tensor:
-        clips = batch[0] if isinstance(batch, (tuple, list)) else batch
+        clips = batch_images(batch)
         b, t_len = clips.shape[:2]
         t = torch.randint(1, t_len, (b,), generator=generator, device=clips.device)
         reference = as_float_images(clips[:, 0])

@@ -23,8 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..common import as_float_images, batch_images, eval_mode
 from ..losses import cpc_loss, cpc_scores
-from ..pretext import as_float_images
 from .base import Method
 
 
@@ -121,7 +121,7 @@ class CPCSequence(Method):
         return self.head.sample(c, z, self.num_positions, self.min_context, generator)
 
     def loss(self, batch, generator=None) -> torch.Tensor:
-        signals = batch[0] if isinstance(batch, (tuple, list)) else batch
+        signals = batch_images(batch)
         rows, futures = self.rows_and_futures(signals, generator)
         self.last_accuracy = self.head.accuracy(rows, futures).tolist()
         return self.head.loss(rows, futures)
@@ -179,7 +179,7 @@ class CPCImage(Method):
         return rows[index], futures[index]
 
     def loss(self, batch, generator=None) -> torch.Tensor:
-        images = batch[0] if isinstance(batch, (tuple, list)) else batch
+        images = batch_images(batch)
         rows, futures = self.rows_and_futures(images, generator)
         self.last_accuracy = self.head.accuracy(rows, futures).tolist()
         return self.head.loss(rows, futures)
@@ -191,10 +191,6 @@ def prediction_accuracy(method: CPCSequence | CPCImage, inputs: torch.Tensor, se
     images (B, 3, H, W)): the fraction of sampled contexts whose true future z_{t+k} scores highest among the
     N = B * num_positions candidates (chance: 1 / N). Positions are drawn from ``seed``; the method runs in eval
     mode (BatchNorm running statistics) and its train/eval mode is restored."""
-    was_training = method.training
-    method.eval()
-    try:
+    with eval_mode(method):
         rows, futures = method.rows_and_futures(inputs, torch.Generator(device=inputs.device).manual_seed(seed))
         return method.head.accuracy(rows, futures).tolist()
-    finally:
-        method.train(was_training)

@@ -12,8 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..common import as_float_images, batch_images
 from ..models import mlp
-from ..pretext import as_float_images, relative_patch_pairs
+from ..pretext import relative_patch_pairs
 from .base import Method
 
 
@@ -46,7 +47,7 @@ class RelativePatch(Method):
         return self.head(torch.cat([h[:b], h[b:]], dim=1))
 
     def loss(self, batch, generator=None) -> torch.Tensor:
-        images = as_float_images(batch[0] if isinstance(batch, (tuple, list)) else batch)
+        images = as_float_images(batch_images(batch))
         centre, neighbour, labels = relative_patch_pairs(images, self.gap, self.jitter, generator)
         logits = self(centre, neighbour).float()
         self.last_accuracy = float((logits.argmax(1) == labels).float().mean())

@@ -7,8 +7,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..augment import BatchAugment
+from ..common import as_float_images, batch_images
 from ..models import mlp
-from ..pretext import as_float_images, rotate_batch
+from ..pretext import rotate_batch
 from .base import Method
 
 
@@ -38,7 +39,7 @@ class RotNet(Method):
         return self.head(self.encoder(images))
 
     def loss(self, batch, generator=None) -> torch.Tensor:
-        images = as_float_images(batch[0] if isinstance(batch, (tuple, list)) else batch)
+        images = as_float_images(batch_images(batch))
         if self.augment is not None:
             images = self.augment(images, generator)
         rotated, labels = rotate_batch(images)  # (4B, 3, H, W), (4B,)
