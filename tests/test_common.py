@@ -24,9 +24,9 @@ def test_image_scale_comes_from_the_dtype_not_the_values():
     assert torch.allclose(as_float_images(dark), torch.full((1, 3, 2, 2), 1 / 255))
     x = torch.rand(1, 3, 2, 2, dtype=torch.float64)
     assert as_float_images(x).dtype == torch.float32 and torch.allclose(as_float_images(x), x.float())
-    from ssl_course.viz_attention import _image
+    from ssl_course.viz import to_display
 
-    assert _image(dark[0]).max() == pytest.approx(1 / 255)
+    assert to_display(dark[0]).max() == pytest.approx(1 / 255)  # the attention plots' image, too
 
 
 def test_batch_images_and_resolve_device():

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..common import as_float_images, batch_images
-from ..models.decoders import GrayInput
+from ..models.decoders import GrayInput, feature_channels
 from ..pretext import quantize_ab, rgb_to_lab
 from ..tracking import colorization_attention, copy_colors
 from .base import Method
@@ -29,11 +29,10 @@ class ColorTracker(Method):
     features (0.05: a flat softmax at 0.5 blurred the copied masks and colours); bin_size: a/b bin side.
     """
 
-    def __init__(self, encoder: nn.Module, embed_dim: int = 64, temperature: float = 0.05, bin_size: float = 20.0,
-                 image_size: int = 64):
+    def __init__(self, encoder: nn.Module, embed_dim: int = 64, temperature: float = 0.05, bin_size: float = 20.0):
         super().__init__(augment=None)
         self.encoder = encoder if isinstance(encoder, GrayInput) else GrayInput(encoder)
-        channels = [m for m in self.encoder.features.modules() if isinstance(m, nn.Conv2d)][-1].out_channels
+        channels = feature_channels(self.encoder)
         self.project = nn.Conv2d(channels, embed_dim, 1)
         self.temperature, self.bin_size = temperature, bin_size
         self.num_bins = int(torch.ceil(torch.tensor(220.0 / bin_size)).item()) ** 2

@@ -30,7 +30,7 @@ class Colorization(Method):
     """
 
     def __init__(self, encoder: nn.Module, objective: str = "classification", bin_size: float = 20.0,
-                 decoder_width: int = 64, downsample: int = 2, image_size: int = 32):
+                 decoder_width: int = 64, downsample: int = 2):
         super().__init__(augment=None)
         if objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")

@@ -155,8 +155,7 @@ class CPCImage(Method):
     every column; ``num_positions`` (row, column) contexts are drawn per image."""
 
     def __init__(self, patch_encoder: nn.Module, patch: int = 8, stride: int = 4, context_dim: int = 128,
-                 num_steps: int = 2, num_positions: int = 6, min_context: int = 0, first_step: int | None = None,
-                 image_size: int = 32):
+                 num_steps: int = 2, num_positions: int = 6, min_context: int = 0, first_step: int | None = None):
         super().__init__(augment=None)
         self.encoder = PatchGridEncoder(patch_encoder, patch, stride)
         d = patch_encoder.feature_dim

@@ -47,7 +47,7 @@ class ContextEncoder(Method):
 
     def __init__(self, encoder: nn.Module, mask: str = "center", mask_fraction: float = 0.5,
                  context_weight: float = 0.1, adversarial_weight: float = 0.0, decoder_width: int = 64,
-                 downsample: int = 2, image_size: int = 32):
+                 downsample: int = 2):
         super().__init__(augment=None)
         if mask not in MASKS:
             raise ValueError(f"mask must be one of {MASKS}, got {mask!r}")

@@ -28,7 +28,7 @@ class Jigsaw(Method):
 
     def __init__(self, encoder: nn.Module, grid: int = 3, num_permutations: int = 64, gap: int = 2,
                  jitter: bool = True, tile_resize: int | None = None, hidden_dim: int = 512,
-                 permutation_seed: int = 0, image_size: int = 32):
+                 permutation_seed: int = 0):
         super().__init__(augment=None)
         self.encoder, self.grid, self.gap, self.jitter, self.tile_resize = encoder, grid, gap, jitter, tile_resize
         self.register_buffer("permutations", hamming_permutations(num_permutations, grid * grid, permutation_seed))

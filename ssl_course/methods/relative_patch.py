@@ -28,7 +28,7 @@ class RelativePatch(Method):
     num_classes = 8
 
     def __init__(self, encoder: nn.Module, gap: int = 2, jitter: bool = True, tile_resize: int | None = None,
-                 hidden_dim: int = 256, image_size: int = 32):
+                 hidden_dim: int = 256):
         super().__init__(augment=None)
         self.encoder, self.gap, self.jitter, self.tile_resize = encoder, gap, jitter, tile_resize
         self.head = mlp([2 * encoder.feature_dim, hidden_dim, self.num_classes])

@@ -24,8 +24,7 @@ class RotNet(Method):
 
     num_classes = 4
 
-    def __init__(self, encoder: nn.Module, hidden_dim: int = 0, image_size: int = 32,
-                 augment: BatchAugment | None = None):
+    def __init__(self, encoder: nn.Module, hidden_dim: int = 0, augment: BatchAugment | None = None):
         # by default the rotations are the task's only transformation; ``augment`` (e.g. random resized crops, as
         # the paper's training used) is applied to every image before its four rotations are made
         super().__init__(augment=augment)
