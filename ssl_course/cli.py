@@ -62,51 +62,45 @@ PRESETS = {
 }
 
 
-def _positive_int(text: str) -> int:
+def _number(text: str, kind: type):
+    """``kind(text)`` (int or float), or argparse's one-line error."""
     try:
-        value = int(text)
+        return kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+        raise argparse.ArgumentTypeError(f"expected {'a whole number' if kind is int else 'a number'}, "
+                                         f"got {text!r}") from None
+
+
+def _check(value, ok: bool, rule: str):
+    """``value`` when ``ok``, else argparse's one-line error: "<rule>, got <value>"."""
+    if not ok:
+        raise argparse.ArgumentTypeError(f"{rule}, got {value}")
     return value
+
+
+def _positive_int(text: str) -> int:
+    value = _number(text, int)
+    return _check(value, value >= 1, "must be at least 1")
 
 
 def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
-    return value
+    value = _number(text, float)
+    return _check(value, value > 0, "must be > 0")
 
 
 def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
+    value = _number(text, int)
+    return _check(value, value >= 0, "must be 0 or more")
 
 
 def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
+    value = _number(text, float)
+    return _check(value, value >= 0, "must be 0 or more")
 
 
 def _unit_interval(text: str) -> float:
     value = _non_negative_float(text)
-    if value > 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value}")
-    return value
+    return _check(value, value <= 1, "must be in [0, 1]")
 
 
 DEVICE_PATTERN = r"auto|cpu|mps|cuda(:\d+)?"
@@ -122,9 +116,7 @@ def _device(text: str) -> str:
 
 def _fraction(text: str) -> float:
     value = _positive_float(text)
-    if value > 1:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {value}")
-    return value
+    return _check(value, value <= 1, "must be in (0, 1]")
 
 
 def _add_run_arguments(p: argparse.ArgumentParser, defaults: dict) -> None:
