@@ -156,14 +156,19 @@ def test_stl10_missing_and_truncated_files(tmp_path):
         load_dataset("stl10", "test", root=tmp_path)
 
 
-def test_image_folder_reads_class_folders_and_reports_bad_files(tmp_path):
+def write_image_folder(root, per_class: int, shape=(40, 50, 3), classes=("cats", "dogs")):
+    """A folder of class sub-folders of random PNG images, as ``load_dataset("folder")`` reads it."""
     from PIL import Image
 
     rng = np.random.default_rng(0)
-    for cls in ("cats", "dogs"):
-        (tmp_path / cls).mkdir()
-        for i in range(3):
-            Image.fromarray(rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)).save(tmp_path / cls / f"{i}.png")
+    for cls in classes:
+        (root / cls).mkdir()
+        for i in range(per_class):
+            Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8)).save(root / cls / f"{i}.png")
+
+
+def test_image_folder_reads_class_folders_and_reports_bad_files(tmp_path):
+    write_image_folder(tmp_path, 3)
     ds = load_dataset("folder", root=tmp_path, image_size=24)
     assert ds.classes == ["cats", "dogs"] and ds.images.shape == (6, 3, 24, 24)
     assert ds.labels.tolist() == [0, 0, 0, 1, 1, 1]
@@ -236,15 +241,9 @@ def test_stl10_trains_on_train_plus_unlabeled_and_probes_on_its_labelled_split(t
 
 
 def test_a_folder_is_split_into_train_and_test_by_class(tmp_path):
-    from PIL import Image
-
     from ssl_course.data import load_splits
 
-    rng = np.random.default_rng(0)
-    for cls in ("cats", "dogs"):
-        (tmp_path / cls).mkdir()
-        for i in range(5):
-            Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(tmp_path / cls / f"{i}.png")
+    write_image_folder(tmp_path, 5, shape=(20, 20, 3))
     train, labelled, test = load_splits("folder", root=tmp_path)
     assert labelled is train and (len(train), len(test)) == (8, 2)
     assert sorted(test.labels.tolist()) == [0, 1]  # stratified: one of each class
