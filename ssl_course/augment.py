@@ -57,6 +57,16 @@ class AugmentConfig:
     def with_(self, **changes) -> "AugmentConfig":
         return replace(self, **changes)
 
+    # the two halves of SimCLR's composition study (Chen et al. 2020, figure 5), as lecture 03 and
+    # benchmarks/augmentation_ablation.py ablate them
+    def colour_only(self) -> "AugmentConfig":
+        """This recipe's colour changes on the whole image: no crop (scale and aspect ratio 1)."""
+        return self.with_(crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0))
+
+    def crop_only(self) -> "AugmentConfig":
+        """This recipe's crops (and flips) without colour jitter or grayscale."""
+        return self.with_(jitter_p=0.0, gray_p=0.0)
+
 
 # --------------------------------------------------------------------------------------------------------------
 # per-image pipelines (torchvision.transforms.v2), input uint8 (3, H, W) tensors, output float32 in [0, 1], built

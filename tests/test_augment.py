@@ -387,3 +387,11 @@ def test_per_image_pipelines_are_built_from_the_same_augment_config():
                                                                           invert_p=0.5), 32))
     assert "ColorJitter" not in weak and weak["RandomResizedCrop"].scale == (0.5, 1.0)
     assert weak["RandomInvert"].p == 0.5
+
+
+def test_ablation_halves_are_the_recipe_with_one_half_switched_off():
+    """colour_only / crop_only are the expressions lecture 03 and the ablation benchmark spelled out by hand."""
+    base = AugmentConfig.recipe("simclr").with_(crop_scale=(0.5, 1.0))
+    assert base.colour_only() == base.with_(crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0))
+    assert base.crop_only() == base.with_(jitter_p=0.0, gray_p=0.0)
+    assert base.crop_only().crop_scale == (0.5, 1.0) and base.colour_only().jitter == base.jitter
