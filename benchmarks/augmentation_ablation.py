@@ -29,8 +29,8 @@ def configs(base: ExperimentConfig, crop_mins) -> dict[str, ExperimentConfig]:
     """{row name: config}: the two single augmentations, then the pair at each smallest crop area."""
     recipe = base.augment
     rows = {
-        "colour only": base.with_(augment=recipe.with_(crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0))),
-        "crop only (>= 0.5)": base.with_(augment=recipe.with_(crop_scale=(0.5, 1.0), jitter_p=0.0, gray_p=0.0)),
+        "colour only": base.with_(augment=recipe.colour_only()),
+        "crop only (>= 0.5)": base.with_(augment=recipe.crop_only().with_(crop_scale=(0.5, 1.0))),
     }
     for s in crop_mins:
         rows[f"crop >= {s:g} + colour"] = base.with_(augment=recipe.with_(crop_scale=(s, 1.0)))

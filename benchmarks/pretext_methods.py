@@ -51,12 +51,13 @@ import time
 import torch
 
 from ssl_course.augment import AugmentConfig, BatchAugment
-from ssl_course.data import load_dataset, load_speakers, make_clips, make_photo_crops
-from ssl_course.evaluate import evaluate_features, extract_features
+from ssl_course.data import load_speakers, load_splits, make_clips
+from ssl_course.evaluate import evaluate_features, extract_sequence_features
+from ssl_course.experiment import features_of
 from ssl_course.methods import CPCSequence, build_method
+from ssl_course.methods.cpc import prediction_accuracy
 from ssl_course.models import SmallCNN
-from ssl_course.models.decoders import GrayInput
-from ssl_course.tracking import colorization_attention, mask_iou, pixel_features, propagate_mask
+from ssl_course.tracking import mask_iou, pixel_attention, propagation_iou
 from ssl_course.train import TrainConfig, train
 
 WIDTH = 16  # SmallCNN width: features of 4 * 16 = 64 dimensions
@@ -84,15 +85,10 @@ DEFAULT_IMAGE_METHODS = [name for name in IMAGE_SETUPS if "@" not in name]
 
 @functools.lru_cache(maxsize=None)
 def image_data(name: str):
-    """(train, test) of a dataset by name: digits 1,438 / 359; shapes 10,000 / 2,000; photo_crops 3,000 / 700."""
-    if name == "photo_crops":
-        return make_photo_crops(3000, "train"), make_photo_crops(700, "test")
-    return load_dataset(name, "train"), load_dataset(name, "test")
-
-
-def probe(encoder, train_set, test_set) -> dict[str, float]:
-    return evaluate_features(*extract_features(encoder, train_set, device="cpu"),
-                             *extract_features(encoder, test_set, device="cpu"))
+    """(train, test) of a dataset by name, from the registry's defaults: digits 1,438 / 359; shapes 10,000 / 2,000;
+    photo_crops 3,000 / 700."""
+    train, _, test = load_splits(name)
+    return train, test
 
 
 def run_image_method(name: str, seed: int = 0) -> dict:
@@ -111,20 +107,8 @@ def run_image_method(name: str, seed: int = 0) -> dict:
     elif isinstance(accuracy, list) and accuracy:
         pretext += ", acc/k " + "/".join(f"{a:.2f}" for a in accuracy)
     return dict(method=name, data=data_name, pretext=pretext, seconds=seconds,
-                learned=probe(method.encoder, train_set, test_set), random=probe(random_encoder, train_set, test_set))
-
-
-@torch.no_grad()
-def _context_features(method: CPCSequence, dataset):
-    method.eval()
-    return method.encoder(dataset.signals), dataset.labels
-
-
-@torch.no_grad()
-def _step_accuracy(method: CPCSequence, dataset, n: int = 256) -> list[float]:
-    method.eval()
-    rows, futures = method.rows_and_futures(dataset.signals[:n], torch.Generator().manual_seed(0))
-    return method.head.accuracy(rows, futures).tolist()
+                learned=evaluate_features(*features_of(method.encoder, train_set, test_set, "cpu")),
+                random=evaluate_features(*features_of(random_encoder, train_set, test_set, "cpu")))
 
 
 def run_cpc_sequences(seed: int = 0, epochs: int = 5) -> dict:
@@ -138,17 +122,11 @@ def run_cpc_sequences(seed: int = 0, epochs: int = 5) -> dict:
     seconds = time.perf_counter() - start
     result = dict(seconds=seconds)
     for tag, model in (("learned", method), ("random", untrained)):
-        result[tag] = evaluate_features(*_context_features(model, train_set), *_context_features(model, test_set))
-        result[tag + "_step_acc"] = _step_accuracy(model, test_set)
+        result[tag] = evaluate_features(*extract_sequence_features(model.encoder, train_set, device="cpu"),
+                                        *extract_sequence_features(model.encoder, test_set, device="cpu"))
+        # prediction accuracy among 256 held-out utterances x 8 positions, positions drawn from seed 0
+        result[tag + "_step_acc"] = prediction_accuracy(model, test_set.signals[:256], seed=0)
     return result
-
-
-@torch.no_grad()
-def _tracking_iou(clips, attention_fn) -> float:
-    reference, target = clips.clips[:, 0].float() / 255, clips.clips[:, -1].float() / 255
-    attention = attention_fn(reference, target)
-    propagated = propagate_mask(attention, clips.masks[:, 0], tuple(reference.shape[-2:]))
-    return float(mask_iou(propagated, clips.masks[:, -1]).mean())
 
 
 def run_tracking(seed: int = 0, epochs: int = 4) -> dict:
@@ -162,13 +140,12 @@ def run_tracking(seed: int = 0, epochs: int = 4) -> dict:
     seconds = time.perf_counter() - start
     method.eval()
 
-    def pixels(reference, target):
-        return colorization_attention(pixel_features(GrayInput.lightness(reference)),
-                                      pixel_features(GrayInput.lightness(target)), temperature=0.05)
+    def iou(attention_fn) -> float:  # mask carried from frame 0 to the last frame, mean over the held-out clips
+        return float(propagation_iou(attention_fn, test_clips.clips, test_clips.masks).mean())
 
     return dict(seconds=seconds, loss=(history.epochs[0]["loss"], history.epochs[-1]["loss"]),
-                colour_acc=method.last_accuracy, learned=_tracking_iou(test_clips, method.attention),
-                random=_tracking_iou(test_clips, untrained.attention), pixels=_tracking_iou(test_clips, pixels),
+                colour_acc=method.last_accuracy, learned=iou(method.attention), random=iou(untrained.attention),
+                pixels=iou(pixel_attention),
                 still=float(mask_iou(test_clips.masks[:, 0].float(), test_clips.masks[:, -1]).mean()))
 
 

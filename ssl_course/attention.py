@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .common import eval_mode
+
 __all__ = ["activation_attention", "cls_attention", "query_attention", "normalize_maps", "mass_inside"]
 
 
@@ -35,21 +37,17 @@ def activation_attention(encoder: nn.Module, images: torch.Tensor, p: float = 2.
     """
     from .models.decoders import GrayInput
 
-    was_training = encoder.training
-    encoder.eval()
     x = GrayInput.lightness(images) if isinstance(encoder, GrayInput) else images
     blocks = list(encoder.features)
     selected = set(range(len(blocks)) if layers is None else [i % len(blocks) for i in layers])
     maps = []
-    try:
+    with eval_mode(encoder):
         for i, block in enumerate(blocks):
             x = block(x)
             if i in selected:
                 m = x.float().abs().pow(p).mean(1, keepdim=True)  # (B, 1, h, w)
                 m = F.interpolate(m, size=images.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
                 maps.append(normalize_maps(m))
-    finally:
-        encoder.train(was_training)
     return maps
 
 
@@ -60,12 +58,8 @@ def cls_attention(vit: nn.Module, images: torch.Tensor, layer: int = -1, upsampl
     images (B, 3, H, W) -> (B, heads, H, W) (or (B, heads, g, g) on the patch grid with ``upsample=False``).
     The [CLS] row of the attention without its own column, renormalised per map to a maximum of 1.
     """
-    was_training = vit.training
-    vit.eval()
-    try:
+    with eval_mode(vit):
         _, attentions = vit.forward_with_attention(images)
-    finally:
-        vit.train(was_training)
     attn = attentions[layer][:, :, 0, 1:]  # (B, heads, N): how much [CLS] reads each patch
     grid = int(round(attn.shape[-1] ** 0.5))
     maps = attn.reshape(*attn.shape[:2], grid, grid)

@@ -22,71 +22,6 @@ RECIPES = ("simclr", "moco_v1", "moco_v2", "none")
 
 
 # --------------------------------------------------------------------------------------------------------------
-# per-image pipelines (torchvision.transforms.v2), input uint8 (3, H, W) tensors, output float32 in [0, 1]
-# --------------------------------------------------------------------------------------------------------------
-
-def _blur_kernel(image_size: int) -> int:
-    """SimCLR's blur kernel: 10% of the image side, odd."""
-    return max(3, int(0.1 * image_size) // 2 * 2 + 1)
-
-
-def simclr_transform(image_size: int, strength: float = 1.0, blur: bool | None = None,
-                     crop_scale=(0.08, 1.0)) -> v2.Compose:
-    """SimCLR's augmentation (Chen et al. 2020, appendix A): random resized crop, horizontal flip, colour jitter
-    (0.8s, 0.8s, 0.8s, 0.2s) with p=0.8, grayscale with p=0.2, Gaussian blur with p=0.5.
-    ``strength`` is the paper's colour strength s; blur defaults to on for images >= 64 px (the paper's CIFAR
-    runs omit it)."""
-    blur = image_size >= 64 if blur is None else blur
-    ops = [
-        v2.RandomResizedCrop(image_size, scale=crop_scale, antialias=True),
-        v2.RandomHorizontalFlip(),
-        v2.RandomApply([v2.ColorJitter(0.8 * strength, 0.8 * strength, 0.8 * strength, 0.2 * strength)], p=0.8),
-        v2.RandomGrayscale(p=0.2),
-    ]
-    if blur:
-        ops.append(v2.RandomApply([v2.GaussianBlur(_blur_kernel(image_size), sigma=(0.1, 2.0))], p=0.5))
-    return v2.Compose(ops + [v2.ToDtype(torch.float32, scale=True)])
-
-
-def moco_v1_transform(image_size: int) -> v2.Compose:
-    """MoCo v1 (He et al. 2019): crop (scale 0.2-1), grayscale p=0.2, colour jitter 0.4 always, flip."""
-    return v2.Compose([
-        v2.RandomResizedCrop(image_size, scale=(0.2, 1.0), antialias=True),
-        v2.RandomGrayscale(p=0.2),
-        v2.ColorJitter(0.4, 0.4, 0.4, 0.4),
-        v2.RandomHorizontalFlip(),
-        v2.ToDtype(torch.float32, scale=True),
-    ])
-
-
-def moco_v2_transform(image_size: int, blur: bool | None = None) -> v2.Compose:
-    """MoCo v2 (Chen et al. 2020): crop (scale 0.2-1), jitter (0.4, 0.4, 0.4, 0.1) p=0.8, grayscale p=0.2,
-    blur p=0.5 (sigma 0.1-2), flip."""
-    blur = image_size >= 64 if blur is None else blur
-    ops = [
-        v2.RandomResizedCrop(image_size, scale=(0.2, 1.0), antialias=True),
-        v2.RandomApply([v2.ColorJitter(0.4, 0.4, 0.4, 0.1)], p=0.8),
-        v2.RandomGrayscale(p=0.2),
-    ]
-    if blur:
-        ops.append(v2.RandomApply([v2.GaussianBlur(_blur_kernel(image_size), sigma=(0.1, 2.0))], p=0.5))
-    return v2.Compose(ops + [v2.RandomHorizontalFlip(), v2.ToDtype(torch.float32, scale=True)])
-
-
-def per_image_transform(recipe: str, image_size: int, strength: float = 1.0) -> v2.Compose:
-    """The per-image pipeline for a recipe name (see ``RECIPES``)."""
-    if recipe == "simclr":
-        return simclr_transform(image_size, strength)
-    if recipe == "moco_v1":
-        return moco_v1_transform(image_size)
-    if recipe == "moco_v2":
-        return moco_v2_transform(image_size)
-    if recipe == "none":
-        return v2.Compose([v2.Resize(image_size, antialias=True), v2.ToDtype(torch.float32, scale=True)])
-    raise ValueError(f"unknown augmentation recipe {recipe!r}; choose from {', '.join(RECIPES)}")
-
-
-# --------------------------------------------------------------------------------------------------------------
 # batched, on-device augmentation
 # --------------------------------------------------------------------------------------------------------------
 
@@ -121,6 +56,96 @@ class AugmentConfig:
 
     def with_(self, **changes) -> "AugmentConfig":
         return replace(self, **changes)
+
+    # the two halves of SimCLR's composition study (Chen et al. 2020, figure 5), as lecture 03 and
+    # benchmarks/augmentation_ablation.py ablate them
+    def colour_only(self) -> "AugmentConfig":
+        """This recipe's colour changes on the whole image: no crop (scale and aspect ratio 1)."""
+        return self.with_(crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0))
+
+    def crop_only(self) -> "AugmentConfig":
+        """This recipe's crops (and flips) without colour jitter or grayscale."""
+        return self.with_(jitter_p=0.0, gray_p=0.0)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# per-image pipelines (torchvision.transforms.v2), input uint8 (3, H, W) tensors, output float32 in [0, 1], built
+# from the same AugmentConfig as BatchAugment: a recipe's numbers are written once, in AugmentConfig.recipe
+# --------------------------------------------------------------------------------------------------------------
+
+def _blur_kernel(image_size: int) -> int:
+    """SimCLR's blur kernel: 10% of the image side, odd."""
+    return max(3, int(0.1 * image_size) // 2 * 2 + 1)
+
+
+# The order in which each paper's code applies the operations (SimCLR's appendix A; facebookresearch/moco's
+# main_moco.py for v1 and v2). Per image the order matters only through which random numbers each draw takes,
+# but keeping it means a seed gives the views it always gave.
+PER_IMAGE_ORDER = {
+    "simclr": ("crop", "flip", "jitter", "gray", "blur", "invert"),
+    "moco_v1": ("crop", "gray", "jitter", "flip", "invert"),
+    "moco_v2": ("crop", "jitter", "gray", "blur", "flip", "invert"),
+}
+
+
+def per_image_pipeline(config: AugmentConfig, image_size: int,
+                       order: tuple[str, ...] = PER_IMAGE_ORDER["simclr"]) -> v2.Compose:
+    """The per-image torchvision pipeline of ``config`` (the operations ``BatchAugment`` applies per batch), in
+    ``order``. An operation whose probability is 0 is left out; a jitter with probability 1 is applied without a
+    coin flip (as MoCo v1's code does); a crop of the whole image (scale and ratio 1) is a plain resize."""
+    c = config
+    ops = {}
+    if c.crop_scale == (1.0, 1.0) and c.crop_ratio == (1.0, 1.0):
+        ops["crop"] = v2.Resize(image_size, antialias=True)
+    else:
+        ops["crop"] = v2.RandomResizedCrop(image_size, scale=c.crop_scale, ratio=c.crop_ratio, antialias=True)
+    if c.flip_p > 0:
+        ops["flip"] = v2.RandomHorizontalFlip(p=c.flip_p)
+    if c.jitter_p > 0:
+        jitter = v2.ColorJitter(*c.jitter)
+        ops["jitter"] = jitter if c.jitter_p >= 1 else v2.RandomApply([jitter], p=c.jitter_p)
+    if c.gray_p > 0:
+        ops["gray"] = v2.RandomGrayscale(p=c.gray_p)
+    if c.blur_p > 0:
+        ops["blur"] = v2.RandomApply([v2.GaussianBlur(_blur_kernel(image_size), sigma=c.blur_sigma)], p=c.blur_p)
+    if c.invert_p > 0:
+        ops["invert"] = v2.RandomInvert(p=c.invert_p)
+    return v2.Compose([ops[name] for name in order if name in ops] + [v2.ToDtype(torch.float32, scale=True)])
+
+
+def _blur_p(blur: bool | None, config: AugmentConfig) -> float:
+    return config.blur_p if blur is None else (0.5 if blur else 0.0)
+
+
+def simclr_transform(image_size: int, strength: float = 1.0, blur: bool | None = None,
+                     crop_scale=(0.08, 1.0)) -> v2.Compose:
+    """SimCLR's augmentation (Chen et al. 2020, appendix A): random resized crop, horizontal flip, colour jitter
+    (0.8s, 0.8s, 0.8s, 0.2s) with p=0.8, grayscale with p=0.2, Gaussian blur with p=0.5.
+    ``strength`` is the paper's colour strength s; blur defaults to on for images >= 64 px (the paper's CIFAR
+    runs omit it)."""
+    config = AugmentConfig.recipe("simclr", image_size, strength)
+    config = config.with_(crop_scale=tuple(crop_scale), blur_p=_blur_p(blur, config))
+    return per_image_pipeline(config, image_size, PER_IMAGE_ORDER["simclr"])
+
+
+def moco_v1_transform(image_size: int) -> v2.Compose:
+    """MoCo v1 (He et al. 2019): crop (scale 0.2-1), grayscale p=0.2, colour jitter 0.4 always, flip."""
+    return per_image_pipeline(AugmentConfig.recipe("moco_v1", image_size), image_size, PER_IMAGE_ORDER["moco_v1"])
+
+
+def moco_v2_transform(image_size: int, blur: bool | None = None) -> v2.Compose:
+    """MoCo v2 (Chen et al. 2020): crop (scale 0.2-1), jitter (0.4, 0.4, 0.4, 0.1) p=0.8, grayscale p=0.2,
+    blur p=0.5 (sigma 0.1-2), flip."""
+    config = AugmentConfig.recipe("moco_v2", image_size)
+    return per_image_pipeline(config.with_(blur_p=_blur_p(blur, config)), image_size, PER_IMAGE_ORDER["moco_v2"])
+
+
+def per_image_transform(recipe: str, image_size: int, strength: float = 1.0) -> v2.Compose:
+    """The per-image pipeline for a recipe name (see ``RECIPES``); ``strength``: SimCLR's colour strength."""
+    if recipe == "simclr":
+        return simclr_transform(image_size, strength)
+    config = AugmentConfig.recipe(recipe, image_size)  # an unknown name raises here, listing the recipes
+    return per_image_pipeline(config, image_size, PER_IMAGE_ORDER.get(recipe, PER_IMAGE_ORDER["simclr"]))
 
 
 def _uniform(lo, hi, n, generator, device):

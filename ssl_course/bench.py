@@ -79,14 +79,12 @@ def forward_flops(module: torch.nn.Module, image_size: int = 32, device="cpu") -
     """FLOPs of one forward of ``module`` per image (a multiply-add counts 2), counted on the actual model."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    was_training = module.training
-    module.eval()  # BatchNorm with running statistics: the same FLOPs, no statistics update
+    from .common import eval_mode
+
     x = torch.zeros(2, 3, image_size, image_size, device=device)
-    try:
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            module(x)
-    finally:
-        module.train(was_training)
+    # eval mode: BatchNorm with running statistics, the same FLOPs without updating the statistics
+    with eval_mode(module), torch.no_grad(), FlopCounterMode(display=False) as counter:
+        module(x)
     return counter.get_total_flops() / 2
 
 
@@ -112,14 +110,14 @@ def _images(n: int, image_size: int = 32) -> torch.Tensor:
 def train_step_throughput(method_name: str, encoder_name: str, batch_size: int, steps: int, device: torch.device,
                           warmup: int = 2, amp: bool | None = None, channels_last: bool = False,
                           compile: bool = False) -> dict:
-    """Images/s of full training steps (the loop's own step: autocast, augmentation, loss, backward, optimizer)."""
+    """Images/s of full training steps: ``ssl_course.train.train_step``, the loop's own step (autocast,
+    augmentation, loss, backward, the finite-loss check, optimizer), on the method's default augmentation."""
     from .methods import build_method
     from .models import build_encoder
-    from .train import TrainConfig, build_optimizer
+    from .train import TrainConfig, build_optimizer, train_step
 
     torch.manual_seed(0)
-    encoder = build_encoder(encoder_name, width=32) if encoder_name == "small_cnn" else build_encoder(encoder_name)
-    method = build_method(method_name, encoder).to(device)
+    method = build_method(method_name, build_encoder(encoder_name)).to(device)
     flops = training_flops_per_image(method_name, method)
     if channels_last:
         method.to(memory_format=torch.channels_last)
@@ -137,11 +135,7 @@ def train_step_throughput(method_name: str, encoder_name: str, batch_size: int, 
         if i == warmup:
             _sync(device)
             start = time.perf_counter()
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            loss = method.loss(images, generator)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        train_step(method.loss, images, optimizer, generator, amp=amp)
     _sync(device)
     seconds = time.perf_counter() - start
     rate = steps * batch_size / seconds
@@ -208,7 +202,7 @@ def machine_description(device: torch.device) -> str:
 
 def run(device: str = "auto", quick: bool = False, batch_size: int | None = None, workers: int | None = None,
         channels_last: bool = False, compile: bool = False, out=print) -> dict:
-    from .evaluate import resolve_device
+    from .common import resolve_device
 
     device = resolve_device(device)
     gpu = device.type == "cuda"

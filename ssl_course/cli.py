@@ -18,14 +18,25 @@ from pathlib import Path
 from urllib.error import URLError
 
 from .augment import AugmentConfig
+from .evaluate import format_table
+from .experiment import ExperimentConfig
+from .methods import CONTRASTIVE
 
-CONTRASTIVE_METHODS = ("simclr", "moco_v1", "moco_v2")  # what demo / train run; pretext methods: see lectures
-DEMO_DEFAULTS = dict(method="simclr", dataset="shapes", encoder="small_cnn", width=32, epochs=15, batch_size=128,
-                     lr=2e-3, optimizer="adamw", temperature=0.2, num_images=5000, crop_min=0.2, out="demo_output",
-                     supervised=True)
+CONTRASTIVE_METHODS = CONTRASTIVE  # kept for old imports; what demo / train run (pretext methods: see lectures)
+
+# The demo runs ExperimentConfig's own settings: every default below is read from it, none is written twice.
+# temperature None and --queue-size / --momentum None mean "the method's own default" (MoCo v1: t = 0.07).
+_EXPERIMENT = ExperimentConfig()
+DEMO_DEFAULTS = dict(method=_EXPERIMENT.method, dataset=_EXPERIMENT.dataset, encoder=_EXPERIMENT.encoder,
+                     width=_EXPERIMENT.width, epochs=_EXPERIMENT.epochs, batch_size=_EXPERIMENT.batch_size,
+                     lr=_EXPERIMENT.lr, optimizer=_EXPERIMENT.optimizer, weight_decay=_EXPERIMENT.weight_decay,
+                     warmup_epochs=_EXPERIMENT.warmup_epochs, temperature=_EXPERIMENT.temperature,
+                     num_images=_EXPERIMENT.num_images, crop_min=_EXPERIMENT.augment.crop_scale[0],
+                     knn_every=_EXPERIMENT.knn_every, seed=_EXPERIMENT.seed, device=_EXPERIMENT.device,
+                     out="demo_output", supervised=True)
+# full-scale training: the settings of a GPU run that differ from the demo's (see also PRESETS)
 TRAIN_DEFAULTS = dict(DEMO_DEFAULTS, encoder="resnet18", epochs=200, batch_size=512, lr=0.5, optimizer="sgd",
-                      temperature=0.5, num_images=None, crop_min=0.08, out="runs/latest",
-                      supervised=False)
+                      num_images=None, crop_min=0.08, out="runs/latest", supervised=False)
 
 
 # GPU recipes for instructors (ResNet-18, settings from the papers, adapted as noted in docs/gpu.md). batch_size is
@@ -51,51 +62,45 @@ PRESETS = {
 }
 
 
-def _positive_int(text: str) -> int:
+def _number(text: str, kind: type):
+    """``kind(text)`` (int or float), or argparse's one-line error."""
     try:
-        value = int(text)
+        return kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+        raise argparse.ArgumentTypeError(f"expected {'a whole number' if kind is int else 'a number'}, "
+                                         f"got {text!r}") from None
+
+
+def _check(value, ok: bool, rule: str):
+    """``value`` when ``ok``, else argparse's one-line error: "<rule>, got <value>"."""
+    if not ok:
+        raise argparse.ArgumentTypeError(f"{rule}, got {value}")
     return value
+
+
+def _positive_int(text: str) -> int:
+    value = _number(text, int)
+    return _check(value, value >= 1, "must be at least 1")
 
 
 def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
-    return value
+    value = _number(text, float)
+    return _check(value, value > 0, "must be > 0")
 
 
 def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
+    value = _number(text, int)
+    return _check(value, value >= 0, "must be 0 or more")
 
 
 def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
+    value = _number(text, float)
+    return _check(value, value >= 0, "must be 0 or more")
 
 
 def _unit_interval(text: str) -> float:
     value = _non_negative_float(text)
-    if value > 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value}")
-    return value
+    return _check(value, value <= 1, "must be in [0, 1]")
 
 
 DEVICE_PATTERN = r"auto|cpu|mps|cuda(:\d+)?"
@@ -111,18 +116,16 @@ def _device(text: str) -> str:
 
 def _fraction(text: str) -> float:
     value = _positive_float(text)
-    if value > 1:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {value}")
-    return value
+    return _check(value, value <= 1, "must be in (0, 1]")
 
 
 def _add_run_arguments(p: argparse.ArgumentParser, defaults: dict) -> None:
-    from .data import DATASETS
+    from .data import DATASETS, experiment_datasets
     from .models import ENCODERS
 
     p.add_argument("--method", choices=CONTRASTIVE_METHODS, default=defaults["method"], help="what to train")
-    p.add_argument("--dataset", choices=[d for d in DATASETS if d != "photos"], default=defaults["dataset"],
-                   help="shapes and digits are offline; cifar10 / stl10 need `ssl-course download` once")
+    p.add_argument("--dataset", choices=experiment_datasets(), default=defaults["dataset"],
+                   help="; ".join(f"{name}: {DATASETS[name].about}" for name in experiment_datasets()))
     p.add_argument("--data-root", default=None,
                    help="where cifar10/stl10 live (default $SSL_COURSE_DATA or ~/.cache/ssl_course); "
                         "for --dataset folder: the folder of class sub-folders")
@@ -135,20 +138,23 @@ def _add_run_arguments(p: argparse.ArgumentParser, defaults: dict) -> None:
     p.add_argument("--lr", type=_positive_float, default=defaults["lr"], help="peak learning rate")
     p.add_argument("--optimizer", choices=("sgd", "adamw"), default=defaults["optimizer"], help="optimizer")
     p.add_argument("--temperature", type=_positive_float, default=defaults["temperature"],
-                   help="softmax temperature t of the contrastive loss")
+                   help="softmax temperature t of the contrastive loss (None: the method's default, "
+                        "simclr 0.2, moco_v1 0.07, moco_v2 0.2)")
     p.add_argument("--crop-min", type=_fraction, default=defaults["crop_min"],
                    help="smallest crop area (fraction of the image) of the random resized crop")
     p.add_argument("--num-images", type=_positive_int, default=defaults["num_images"],
                    help="shapes: images to generate; other datasets: use the first N training images")
-    p.add_argument("--device", type=_device, default="auto", help="auto | cpu | cuda | cuda:N | mps")
-    p.add_argument("--seed", type=int, default=0, help="random seed (data, initialisation, augmentation)")
+    p.add_argument("--device", type=_device, default=defaults["device"], help="auto | cpu | cuda | cuda:N | mps")
+    p.add_argument("--seed", type=int, default=defaults["seed"], help="random seed (data, initialisation, augmentation)")
     p.add_argument("--out", default=defaults["out"], help="output folder (results.json, tsne.png, curves.png)")
     p.add_argument("--checkpoint", default=None,
                    help="checkpoint file: saved every epoch, resumed if present (None: no checkpoint)")
-    p.add_argument("--knn-every", type=_non_negative_int, default=0, help="kNN monitor every N epochs (0: off)")
+    p.add_argument("--knn-every", type=_non_negative_int, default=defaults["knn_every"],
+                   help="kNN monitor every N epochs (0: off)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--weight-decay", type=_non_negative_float, default=5e-4, help="L2 weight decay")
-    p.add_argument("--warmup-epochs", type=_non_negative_float, default=None,
+    p.add_argument("--weight-decay", type=_non_negative_float, default=defaults["weight_decay"],
+                   help="L2 weight decay")
+    p.add_argument("--warmup-epochs", type=_non_negative_float, default=defaults["warmup_epochs"],
                    help="linear warm-up (None: min(1, epochs/10))")
     p.add_argument("--queue-size", type=_positive_int, default=None,
                    help="MoCo only: the queue length K (None: the method's default)")
@@ -163,30 +169,32 @@ def _add_run_arguments(p: argparse.ArgumentParser, defaults: dict) -> None:
 
 
 def _load_data(args):
-    """(train, labelled, test) as ``experiment.load_splits`` returns, for any dataset the CLI accepts."""
-    from .data import load_dataset, stratified_split
-    from .experiment import ExperimentConfig, load_splits
+    """(train, labelled, test) of the command line's dataset, from the registry (``ssl_course.data.load_splits``).
+    A generated dataset's test split is 2,000 images, or as many as the training split when that is smaller."""
+    from .data import dataset_spec, load_splits
 
-    if args.dataset == "shapes":
-        # the test split is 2,000 images, or as many as the training split when that is smaller (quick runs)
-        return load_splits(ExperimentConfig(num_images=args.num_images, num_test=min(2000, args.num_images),
-                                            seed=args.seed))
-    if args.dataset == "digits":
-        return load_splits(ExperimentConfig(dataset="digits", num_images=args.num_images or 10**9))
-    if args.dataset == "folder":
-        everything = load_dataset("folder", root=args.data_root)
-        tr, te = stratified_split(everything.labels.numpy(), 0.2, args.seed)
-        return everything.subset(tr), everything.subset(tr), everything.subset(te)
-    kwargs = dict(root=args.data_root, download=args.download)
-    if args.dataset == "stl10":
-        ssl_train = load_dataset("stl10", "train+unlabeled", **kwargs)
-        labelled = load_dataset("stl10", "train", root=args.data_root)
-    else:
-        ssl_train = labelled = load_dataset(args.dataset, "train", **kwargs)
-    test = load_dataset(args.dataset, "test", root=args.data_root)
-    if args.num_images:
-        ssl_train = ssl_train.subset(range(min(args.num_images, len(ssl_train))))
-    return ssl_train, labelled, test
+    num_test = None
+    if dataset_spec(args.dataset).generated and args.num_images is not None:
+        num_test = min(2000, args.num_images)
+    return load_splits(args.dataset, args.num_images, num_test, seed=args.seed, root=args.data_root,
+                       download=args.download)
+
+
+def experiment_config(args, image_size: int, device=None) -> ExperimentConfig:
+    """The ExperimentConfig a parsed ``demo`` / ``train`` command line runs (``device``: the resolved device,
+    default the flag as given). Unset knobs stay None, so the method's own defaults apply."""
+    method_kwargs = {}
+    if args.method.startswith("moco"):
+        method_kwargs = {k: v for k, v in (("queue_size", args.queue_size), ("momentum", args.momentum))
+                         if v is not None}
+    return ExperimentConfig(
+        method=args.method, encoder=args.encoder, width=args.width, dataset=args.dataset, epochs=args.epochs,
+        batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer, weight_decay=args.weight_decay,
+        warmup_epochs=args.warmup_epochs, temperature=args.temperature,
+        augment=AugmentConfig.recipe(args.method, image_size).with_(crop_scale=(args.crop_min, 1.0)),
+        method_kwargs=method_kwargs, knn_every=args.knn_every, seed=args.seed,
+        device=str(device if device is not None else args.device), progress=not args.no_progress,
+        compile=args.compile, channels_last=args.channels_last, sync_bn=args.sync_bn)
 
 
 def run(args) -> dict:
@@ -194,7 +202,7 @@ def run(args) -> dict:
     other than 0 under torchrun: rank 0 evaluates and writes)."""
     from . import distributed
     from . import evaluate as ev
-    from .experiment import ExperimentConfig, baseline_features, run_experiment, run_supervised
+    from .experiment import baseline_features, run_experiment, run_supervised
 
     context = distributed.setup(ev.resolve_device(args.device))  # under torchrun: this process's GPU and rank
     device, main = context.device, context.is_main
@@ -205,18 +213,7 @@ def run(args) -> dict:
     if main:
         print(f"data: {ssl_train} for training, {len(labelled)} labelled / {len(test)} test images for evaluation; "
               f"device: {device}" + (f" x {context.world_size} processes" if context.distributed else ""))
-    recipe = "simclr" if args.method == "simclr" else args.method
-    method_kwargs = {}
-    if args.method.startswith("moco"):
-        method_kwargs = {k: v for k, v in (("queue_size", args.queue_size), ("momentum", args.momentum))
-                         if v is not None}
-    config = ExperimentConfig(
-        method=args.method, encoder=args.encoder, width=args.width, dataset=args.dataset, epochs=args.epochs,
-        batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer, weight_decay=args.weight_decay,
-        warmup_epochs=args.warmup_epochs, temperature=args.temperature,
-        augment=AugmentConfig.recipe(recipe, image_size).with_(crop_scale=(args.crop_min, 1.0)),
-        method_kwargs=method_kwargs, knn_every=args.knn_every, seed=args.seed, device=str(device),
-        progress=not args.no_progress, compile=args.compile, channels_last=args.channels_last, sync_bn=args.sync_bn)
+    config = experiment_config(args, image_size, device)
     result = run_experiment(config, data, checkpoint=args.checkpoint)
     if not main:  # rank 0 evaluates and writes the results
         return {}
@@ -224,13 +221,13 @@ def run(args) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     print("evaluating (linear probe and kNN on frozen features) ...")
     features = {**baseline_features(config, data), f"{args.method} encoder": result.features}
-    table = {name: ev.evaluate_features(*f) for name, f in features.items() if name != f"{args.method} encoder"}
-    table[f"{args.method} encoder"] = result.accuracy
+    # the trained encoder's row is the accuracy run_experiment already measured on the same features
+    table = ev.representation_table({**features, f"{args.method} encoder": result.accuracy}, show=False)
     if args.supervised:
         print("training the same encoder with labels (the supervised reference) ...")
         supervised = run_supervised(config, data, steps=len(result.history.step_losses))
         features["supervised (all labels)"] = supervised.features
-        table["supervised (all labels)"] = ev.evaluate_features(*supervised.features)
+        table.update(ev.representation_table({"supervised (all labels)": supervised.features}, show=False))
     history = result.history
     results = {"method": args.method, "dataset": args.dataset, "encoder": args.encoder, "epochs": args.epochs,
                "batch_size": args.batch_size, "device": str(device), "processes": context.world_size,
@@ -243,13 +240,6 @@ def run(args) -> dict:
     print(f"training took {result.train_seconds:.0f} s; wrote {out / 'results.json'}, {out / 'tsne.png'}, "
           f"{out / 'curves.png'}")
     return results
-
-
-def format_table(table: dict[str, dict[str, float]]) -> str:
-    """The demo's table, as Markdown: representation | linear probe | kNN."""
-    lines = ["| representation | linear probe | kNN (k=20) |", "|---|---:|---:|"]
-    lines += [f"| {name} | {r['linear_probe']:.3f} | {r['knn']:.3f} |" for name, r in table.items()]
-    return "\n".join(lines)
 
 
 def _write_figures(out: Path, features, test, history) -> None:

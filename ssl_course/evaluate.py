@@ -7,28 +7,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .common import as_float_images, eval_mode, resolve_device  # noqa: F401  (resolve_device: old imports)
 from .data import ImageDataset, label_subset
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """'auto' -> cuda if available, else mps, else cpu. A named device that is not there is a clear error."""
-    if str(device) == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was asked for, but PyTorch sees no CUDA GPU here; use --device cpu or auto")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError("device 'mps' was asked for, but it is not available; use --device cpu or auto")
-    return device
 
 
 def pixels(dataset: ImageDataset) -> tuple[torch.Tensor, torch.Tensor]:
     """The raw-pixel baseline: (N, 3*H*W) float32 in [0, 1] and labels (N,)."""
-    return dataset.images.flatten(1).float() / 255.0, dataset.labels.clone()
+    return as_float_images(dataset.images.flatten(1)), dataset.labels.clone()
 
 
 @torch.no_grad()
@@ -39,15 +24,11 @@ def extract_features(encoder: nn.Module, dataset: ImageDataset, batch_size: int 
     Returns (features (N, D) float32 on the CPU, labels (N,) int64). The encoder's train/eval mode is restored.
     """
     device = resolve_device(device)
-    was_training = encoder.training
-    encoder.eval()
     feats = []
-    try:
+    with eval_mode(encoder):
         for start in range(0, len(dataset), batch_size):
-            x = dataset.images[start:start + batch_size].to(device, non_blocking=True).float() / 255.0
+            x = as_float_images(dataset.images[start:start + batch_size].to(device, non_blocking=True))
             feats.append(encoder(x).float().cpu())
-    finally:
-        encoder.train(was_training)
     return torch.cat(feats), dataset.labels.clone()
 
 
@@ -58,19 +39,12 @@ def mean_cosine(model_a: nn.Module, model_b: nn.Module, images: torch.Tensor, ba
     """Mean cosine similarity between two models' outputs for the same images, both in eval mode (their modes
     are restored). images: (N, 3, H, W) uint8 (scaled to [0, 1]) or float; the models map them to (N, D)."""
     device = resolve_device(device)
-    modes = (model_a.training, model_b.training)
-    model_a.eval()
-    model_b.eval()
     total, count = 0.0, 0
-    try:
+    with eval_mode(model_a, model_b):
         for start in range(0, len(images), batch_size):
-            x = images[start:start + batch_size].to(device)
-            x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+            x = as_float_images(images[start:start + batch_size].to(device))
             cos = F.cosine_similarity(model_a(x).float(), model_b(x).float(), dim=1)  # (n,)
             total, count = total + float(cos.sum()), count + len(cos)
-    finally:
-        model_a.train(modes[0])
-        model_b.train(modes[1])
     return total / count
 
 
@@ -95,13 +69,9 @@ def extract_sequence_features(encoder: nn.Module, dataset, batch_size: int = 256
     """``extract_features`` for a ``SequenceDataset`` (signals (N, C, L) float, used as they are): the encoder in
     eval mode on every signal. Returns (features (N, D) float32 on the CPU, labels (N,)); the mode is restored."""
     device = resolve_device(device)
-    was_training = encoder.training
-    encoder.eval()
-    try:
+    with eval_mode(encoder):
         feats = [encoder(dataset.signals[s:s + batch_size].to(device)).float().cpu()
                  for s in range(0, len(dataset), batch_size)]
-    finally:
-        encoder.train(was_training)
     return torch.cat(feats), dataset.labels.clone()
 
 
@@ -191,6 +161,28 @@ def evaluate_features(train_features, train_labels, test_features, test_labels, 
     """The two standard numbers for one representation: {"linear_probe": acc, "knn": acc}."""
     return {"linear_probe": linear_probe(train_features, train_labels, test_features, test_labels),
             "knn": knn_accuracy(train_features, train_labels, test_features, test_labels, k=k)}
+
+
+def format_table(table: dict[str, dict[str, float]], k: int = 20) -> str:
+    """A Markdown table, one row per representation: representation | linear probe | kNN (the demo's table)."""
+    lines = [f"| representation | linear probe | kNN (k={k}) |", "|---|---:|---:|"]
+    lines += [f"| {name} | {r['linear_probe']:.3f} | {r['knn']:.3f} |" for name, r in table.items()]
+    return "\n".join(lines)
+
+
+def representation_table(representations: dict, k: int = 20, show: bool = True) -> dict[str, dict[str, float]]:
+    """Judge several representations the same way and print one table (``format_table``), as the lectures do.
+
+    representations: {name: (train_features (N, D), train_labels (N,), test_features (M, D), test_labels (M,))}
+    (e.g. ``experiment.baseline_features`` or ``ExperimentResult.features``) or {name: an accuracy dict already
+    measured, e.g. ``ExperimentResult.accuracy``}, in the order the rows should appear.
+    Returns {name: {"linear_probe": acc, "knn": acc}} (for ``viz.accuracy_bars``); ``show=False`` prints nothing.
+    """
+    table = {name: dict(value) if isinstance(value, dict) else evaluate_features(*value, k=k)
+             for name, value in representations.items()}
+    if show:
+        print(format_table(table, k=k))
+    return table
 
 
 def tsne(features: torch.Tensor, perplexity: float = 30.0, seed: int = 0, max_points: int = 2000,

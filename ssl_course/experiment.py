@@ -16,9 +16,10 @@ import torch
 
 from . import evaluate as ev
 from .augment import AugmentConfig, BatchAugment
-from .data import ImageDataset, load_dataset, make_photo_crops
-from .methods import Method, build_method
-from .models import SmallCNN, build_encoder
+from .data import ImageDataset, Splits
+from .data import load_splits as data_splits
+from .methods import CONTRASTIVE, Method, build_method
+from .models import build_encoder
 from .train import History, TrainConfig, train
 
 
@@ -51,7 +52,7 @@ class ExperimentConfig:
     optimizer: str = "adamw"
     weight_decay: float = 5e-4
     warmup_epochs: float | None = None  # None: min(1, epochs / 10)
-    temperature: float = 0.2
+    temperature: float | None = None  # None: the method's own default (SimCLR 0.2, MoCo v1 0.07, MoCo v2 0.2)
     augment: AugmentConfig = field(default_factory=lambda: AugmentConfig.recipe("simclr").with_(crop_scale=(0.2, 1.0)))
     method_kwargs: dict = field(default_factory=dict)
     knn_every: int = 0
@@ -76,46 +77,33 @@ class ExperimentResult:
     features: tuple  # (train_features (N, D), train_labels (N,), test_features (M, D), test_labels (M,))
 
 
-Splits = tuple  # (images to train on, labelled training images for the probes, labelled test images)
-
-
 def load_splits(config: ExperimentConfig) -> Splits:
-    """(train, labelled, test) for an experiment on an offline dataset; "shapes" and "photo_crops" are generated
-    with the config's sizes and seed. The self-supervised training set doubles as the probes' labelled set."""
-    if config.dataset == "shapes":
-        train_set = load_dataset("shapes", "train", num_images=config.num_images, seed=config.seed)
-        return train_set, train_set, load_dataset("shapes", "test", num_images=config.num_test, seed=config.seed)
-    if config.dataset == "photo_crops":
-        train_set = make_photo_crops(config.num_images, "train", seed=config.seed)
-        return train_set, train_set, make_photo_crops(config.num_test, "test", seed=config.seed)
-    train_set, test_set = load_dataset(config.dataset, "train"), load_dataset(config.dataset, "test")
-    train_set = train_set.subset(range(min(config.num_images, len(train_set))))
-    return train_set, train_set, test_set
+    """(train, labelled, test) for an experiment: ``ssl_course.data.load_splits`` of the config's dataset, with
+    its sizes (``num_images`` / ``num_test``) and seed. The self-supervised training set doubles as the probes'
+    labelled set."""
+    return data_splits(config.dataset, config.num_images, config.num_test, seed=config.seed)
 
 
-# methods that compare augmented views (they take the config's augmentation and temperature); the others make
-# their own inputs (rotations, tiles, masks, lightness) and ignore both
-CONTRASTIVE = ("simclr", "moco_v1", "moco_v2")
+# CONTRASTIVE (from ssl_course.methods): methods that compare augmented views, so they take the config's
+# augmentation and temperature; the others make their own inputs (rotations, tiles, masks, lightness)
 # methods whose encoder reads one lightness channel
 GRAY_INPUT = ("colorization", "color_tracking")
 
 
 def build(config: ExperimentConfig, image_size: int) -> Method:
     """The config's method around a fresh encoder (seeded by ``config.seed``, so two calls give the same weights).
-    Contrastive methods get ``BatchAugment(image_size, config.augment)`` and ``config.temperature``; colorization
+    Contrastive methods get ``BatchAugment(image_size, config.augment)`` and ``config.temperature`` when it is set
+    (None keeps the method's own default: MoCo v1 trains at 0.07, not at another method's value); colorization
     and colour tracking get a one-channel SmallCNN."""
     torch.manual_seed(config.seed)
-    if config.method in GRAY_INPUT:
-        if config.encoder != "small_cnn":
-            raise ValueError(f"{config.method} needs a one-channel encoder; only small_cnn has one")
-        encoder = SmallCNN(config.width, in_channels=1)
-    elif config.encoder == "small_cnn":
-        encoder = build_encoder(config.encoder, width=config.width)
-    else:
-        encoder = build_encoder(config.encoder)
+    if config.method in GRAY_INPUT and config.encoder != "small_cnn":
+        raise ValueError(f"{config.method} needs a one-channel encoder; only small_cnn has one")
+    encoder = build_encoder(config.encoder, width=config.width, in_channels=1 if config.method in GRAY_INPUT else 3)
     kwargs = dict(config.method_kwargs)
     if config.method in CONTRASTIVE:
-        kwargs = dict(augment=BatchAugment(image_size, config.augment), temperature=config.temperature, **kwargs)
+        kwargs = dict(augment=BatchAugment(image_size, config.augment), **kwargs)
+        if config.temperature is not None:
+            kwargs["temperature"] = config.temperature
     return build_method(config.method, encoder, image_size=image_size, **kwargs)
 
 

@@ -27,7 +27,7 @@ def paired_embeddings(n: int = 8, dim: int = 16, noise: float = 0.8, seed: int =
     return z1, z1 + noise * torch.randn(n, dim, generator=g)
 
 
-def infonce_softmax(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Tensor:
+def info_nce_softmax(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Tensor:
     """(N, N) row-softmax of cosine(z1_i, z2_j) / t: row i is the probability InfoNCE gives each candidate of being
     query i's positive (the positive is column i). Each row sums to 1."""
     if temperature <= 0:
@@ -35,12 +35,12 @@ def infonce_softmax(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> t
     return torch.softmax(cosine_similarity_matrix(z1, z2) / temperature, dim=1)
 
 
-def infonce_from_softmax(probs: torch.Tensor) -> float:
+def info_nce_from_softmax(probs: torch.Tensor) -> float:
     """The InfoNCE loss read off the softmax matrix: mean_i -log p_ii (equals ``losses.info_nce``)."""
     return float(-torch.log(torch.diagonal(probs)).mean())
 
 
-def ntxent_softmax(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Tensor:
+def nt_xent_softmax(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Tensor:
     """(2N, 2N) softmax NT-Xent computes for every anchor of [z1; z2] over the 2N candidates, the anchor itself
     masked (probability exactly 0); anchor i's positive is column (i + N) mod 2N. Each row sums to 1."""
     if temperature <= 0:
@@ -51,8 +51,8 @@ def ntxent_softmax(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> to
     return torch.softmax(logits, dim=1)
 
 
-def ntxent_from_softmax(probs: torch.Tensor) -> float:
-    """NT-Xent read off ``ntxent_softmax``: mean over the 2N anchors of -log p(positive) (equals
+def nt_xent_from_softmax(probs: torch.Tensor) -> float:
+    """NT-Xent read off ``nt_xent_softmax``: mean over the 2N anchors of -log p(positive) (equals
     ``losses.nt_xent``)."""
     n2 = len(probs)
     positives = (torch.arange(n2) + n2 // 2) % n2

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .evaluate import resolve_device
+from .common import resolve_device
 from .losses import info_nce, mi_lower_bound
 
 
@@ -46,7 +46,7 @@ def optimal_critic_scores(x: torch.Tensor, y: torch.Tensor, rho: float) -> torch
     return cond - marginal[None, :]
 
 
-def infonce_from_scores(scores: torch.Tensor) -> torch.Tensor:
+def info_nce_from_scores(scores: torch.Tensor) -> torch.Tensor:
     """InfoNCE loss of an (N, N) score matrix whose positives are on the diagonal (log-sum-exp inside)."""
     return F.cross_entropy(scores, torch.arange(len(scores), device=scores.device))
 
@@ -61,7 +61,7 @@ def optimal_critic_estimate(mi: float, dim: int, batch_size: int, num_batches: i
     values = []
     for _ in range(num_batches):
         x, y = correlated_gaussians(batch_size, dim, rho, g, device)
-        values.append(mi_lower_bound(infonce_from_scores(optimal_critic_scores(x, y, rho)).item(), batch_size))
+        values.append(mi_lower_bound(info_nce_from_scores(optimal_critic_scores(x, y, rho)).item(), batch_size))
     return sum(values) / len(values)
 
 
@@ -97,7 +97,7 @@ def learned_critic_estimate(mi: float, dim: int, batch_size: int, steps: int = 3
         values = []
         for _ in range(20):
             x, y = correlated_gaussians(batch_size, dim, rho, g, device)
-            values.append(mi_lower_bound(infonce_from_scores(critic(x, y)).item(), batch_size))
+            values.append(mi_lower_bound(info_nce_from_scores(critic(x, y)).item(), batch_size))
     return sum(values) / len(values)
 
 

@@ -12,16 +12,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .common import as_float_images  # noqa: F401  (part of this module's API: the tasks' inputs)
+
 __all__ = [
     "as_float_images", "rotate_batch", "grid_tiles", "hamming_permutations", "min_hamming_distance",
     "RELATIVE_OFFSETS", "relative_patch_pairs", "center_mask", "random_block_mask", "random_region_mask",
-    "rgb_to_lab", "lab_to_rgb", "ab_bin_centers", "quantize_ab",
+    "rgb_to_lab", "lab_to_rgb", "lightness", "lightness_of", "ab_bin_centers", "quantize_ab",
 ]
-
-
-def as_float_images(batch: torch.Tensor) -> torch.Tensor:
-    """uint8 (B, 3, H, W) in 0..255 -> float32 in [0, 1]; float input is returned as float32 unchanged."""
-    return batch.float() / 255.0 if batch.dtype == torch.uint8 else batch.float()
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -201,6 +198,16 @@ def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     a = 500 * (f[:, 0] - f[:, 1])
     b = 200 * (f[:, 1] - f[:, 2])
     return torch.stack([L, a, b], dim=1)
+
+
+def lightness_of(lab: torch.Tensor) -> torch.Tensor:
+    """Lab (B, 3, H, W) -> L / 100 (B, 1, H, W) in [0, 1]: the one channel colorization-style encoders read."""
+    return lab[:, :1] / 100.0
+
+
+def lightness(rgb: torch.Tensor) -> torch.Tensor:
+    """sRGB (B, 3, H, W) in [0, 1] -> CIE lightness L / 100 (B, 1, H, W) in [0, 1]."""
+    return lightness_of(rgb_to_lab(rgb))
 
 
 def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:

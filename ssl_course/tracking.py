@@ -16,6 +16,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .common import as_float_images
+from .pretext import lightness
+
 __all__ = ["colorization_attention", "copy_colors", "propagate_mask", "mask_iou", "pixel_features", "pixel_attention",
            "propagation_iou"]
 
@@ -92,10 +95,8 @@ def pixel_attention(reference: torch.Tensor, target: torch.Tensor, temperature: 
 
     reference, target: RGB (B, 3, H, W) in [0, 1]. Returns A (B, n_ref, n_tgt) on the stride-4 grid.
     """
-    from .pretext import rgb_to_lab
-
-    return colorization_attention(pixel_features(rgb_to_lab(reference)[:, :1] / 100),
-                                  pixel_features(rgb_to_lab(target)[:, :1] / 100), temperature)
+    return colorization_attention(pixel_features(lightness(reference)), pixel_features(lightness(target)),
+                                  temperature)
 
 
 @torch.no_grad()
@@ -108,6 +109,6 @@ def propagation_iou(attention_fn, clips: torch.Tensor, masks: torch.Tensor, targ
     true object masks. Returns (B,) IoU of the propagated mask (thresholded at 0.5) with the true target mask, or
     with ``soft=True`` the threshold-free ``soft_iou`` of the soft propagated mask.
     """
-    reference, target = clips[:, 0].float() / 255, clips[:, target_frame].float() / 255
+    reference, target = as_float_images(clips[:, 0]), as_float_images(clips[:, target_frame])
     propagated = propagate_mask(attention_fn(reference, target), masks[:, 0], tuple(reference.shape[-2:]))
     return (soft_iou if soft else mask_iou)(propagated, masks[:, target_frame])

@@ -26,7 +26,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from . import distributed
 from .data import ImageDataset, SeededItems
-from .evaluate import extract_features, knn_accuracy, resolve_device
+from .common import batch_images, resolve_device
+from .evaluate import extract_features, knn_accuracy
 from .methods import Method
 
 OPTIMIZERS = ("sgd", "adamw")
@@ -136,6 +137,29 @@ def _fits_on_device(images: torch.Tensor, device: torch.device) -> bool:
         return True
     free, _ = torch.cuda.mem_get_info(device)
     return images.numel() * images.element_size() <= free // 4
+
+
+def train_step(module, batch, optimizer: torch.optim.Optimizer, generator: torch.Generator | None = None,
+               amp: bool = False, step: int | None = None) -> float:
+    """One optimisation step, the one every training run takes: the loss under bf16 autocast (when ``amp``),
+    backward, a finite check, optimizer step. Returns the loss, averaged over ranks under torchrun.
+
+    module: ``distributed.wrap(method, ...)`` (``module(batch, generator)`` calls ``method.loss``), or a method's
+            ``loss`` itself; batch: what the method's ``loss`` takes, e.g. uint8 images (B, 3, H, W);
+    generator: the step's augmentation randomness (on the batch's device); step: for the error message only.
+    A loss that is not finite raises FloatingPointError before the optimizer applies it."""
+    device_type = batch_images(batch).device.type
+    with torch.autocast(device_type, dtype=torch.bfloat16, enabled=amp):
+        loss = module(batch, generator)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    # the mean over ranks, so every rank logs and checks the same value (and stops together)
+    value = float(distributed.all_reduce_mean(loss.detach()))
+    if not math.isfinite(value):
+        raise FloatingPointError(f"loss became {value}" + (f" at step {step}" if step is not None else "")
+                                 + "; lower the learning rate or raise the temperature")
+    optimizer.step()
+    return value
 
 
 class _Batches:
@@ -252,16 +276,7 @@ def train(method: Method, dataset: Dataset, config: TrainConfig | None = None,
                 rank_part = (rank,) if context.distributed else ()  # ranks draw different augmentations
                 generator = torch.Generator(device=device).manual_seed(
                     _step_seed(config.seed, epoch, step_in_epoch, *rank_part))
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                    loss = module(batch, generator)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                # the mean over ranks, so every rank logs and checks the same value (and stops together)
-                value = float(distributed.all_reduce_mean(loss.detach()))
-                if not math.isfinite(value):
-                    raise FloatingPointError(f"loss became {value} at step {global_step}; lower the learning "
-                                             "rate or raise the temperature")
-                optimizer.step()
+                value = train_step(module, batch, optimizer, generator, amp=amp, step=global_step)
                 global_step += 1
                 epoch_losses.append(value)
                 history.step_losses.append(value)

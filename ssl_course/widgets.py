@@ -144,14 +144,14 @@ def temperature_explorer(z1=None, z2=None, temperature: float = 0.5, anchor: int
 
     def draw(temperature):
         if loss == "nt_xent":
-            probs = interactive.ntxent_softmax(z1, z2, temperature)
+            probs = interactive.nt_xent_softmax(z1, z2, temperature)
             positive, masked = (anchor + n) % (2 * n), anchor
-            value = interactive.ntxent_from_softmax(probs)
+            value = interactive.nt_xent_from_softmax(probs)
             kernel = float(nt_xent(z1, z2, temperature))
         else:
-            probs = interactive.infonce_softmax(z1, z2, temperature)
+            probs = interactive.info_nce_softmax(z1, z2, temperature)
             positive, masked = anchor, None
-            value = interactive.infonce_from_softmax(probs)
+            value = interactive.info_nce_from_softmax(probs)
             kernel = float(info_nce(z1, z2, temperature=temperature))
         fig = viz.temperature_panel(probs, probs[anchor], positive, temperature, value, masked=masked)
         return fig, (f"t = {temperature:.3g}: loss from the softmax {value:.4f}, library kernel "
@@ -219,17 +219,8 @@ def moco_explorer(results: dict | None = None, momentum: float = 0.99, queue_siz
             res = interactive.stored_key_consistency(momentum, queue_size, batch_size=batch_size)
             return viz.stored_key_consistency_curve(res, momentum, queue_size), \
                 f"mean cosine between stored and fresh keys: {res['mean']:.3f}"
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(5.5, 3.4))
-        qs = [q for q in queue_sizes if (q, momentum) in results]
-        ax.semilogx(qs, [results[q, momentum] for q in qs], "o-", base=2)
-        if (queue_size, momentum) in results:
-            ax.plot([queue_size], [results[queue_size, momentum]], "o", ms=12, mfc="none", color="tab:red")
-        ax.set_xlabel("queue size K")
-        ax.set_ylabel("accuracy")
-        ax.set_title(f"momentum m = {momentum:g}", fontsize=10)
-        return fig, f"K = {queue_size}, m = {momentum:g}: accuracy {results.get((queue_size, momentum), float('nan')):.3f}"
+        ax = viz.queue_size_ablation(results, momentum, queue_size)
+        return ax.figure, f"K = {queue_size}, m = {momentum:g}: accuracy {results.get((queue_size, momentum), float('nan')):.3f}"
 
     return Explorer(draw, {
         "momentum": _control("momentum m", widgets.SelectionSlider(options=list(momenta), value=momentum)),

@@ -95,7 +95,7 @@ def test_pixel_features_are_normalised_patches():
 
 
 def test_plots_return_figures():
-    from ssl_course.viz_attention import plot_activation_attention, plot_cls_attention, plot_tracking
+    from ssl_course.viz import plot_activation_attention, plot_cls_attention, plot_tracking
 
     x = torch.rand(2, 3, 16, 16)
     fig1 = plot_activation_attention(x, [torch.rand(2, 16, 16)] * 2)

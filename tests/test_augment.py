@@ -360,3 +360,38 @@ def test_crop_boxes_stay_inside_and_fall_back_to_the_central_square():
         never_fits = BatchAugment(8, _only(crop_scale=(1.0, 1.0), crop_ratio=ratio_range))
         boxes = never_fits.crop_boxes(3, height, width, torch.Generator().manual_seed(0))
         assert boxes.tolist() == [expected] * 3
+
+
+def test_per_image_pipelines_are_built_from_the_same_augment_config():
+    """A recipe's numbers are written once (AugmentConfig.recipe): the per-image pipeline carries exactly them,
+    and a changed config changes the pipeline."""
+    from torchvision.transforms import v2
+
+    from ssl_course.augment import AugmentConfig, per_image_pipeline, per_image_transform
+
+    def ops(pipeline):
+        out = []
+        for t in pipeline.transforms:
+            out += t.transforms if isinstance(t, v2.RandomApply) else [t]
+        return {type(t).__name__: t for t in out}
+
+    for recipe, size in (("simclr", 32), ("moco_v1", 32), ("moco_v2", 96)):
+        config, found = AugmentConfig.recipe(recipe, size), ops(per_image_transform(recipe, size))
+        assert found["RandomResizedCrop"].scale == config.crop_scale
+        jitter = found["ColorJitter"]
+        assert (jitter.brightness[1] - 1, jitter.contrast[1] - 1, jitter.saturation[1] - 1,
+                jitter.hue[1]) == pytest.approx(config.jitter)
+        assert found["RandomGrayscale"].p == config.gray_p
+        assert ("GaussianBlur" in found) == (config.blur_p > 0)
+    weak = ops(per_image_pipeline(AugmentConfig.recipe("simclr").with_(jitter_p=0.0, crop_scale=(0.5, 1.0),
+                                                                          invert_p=0.5), 32))
+    assert "ColorJitter" not in weak and weak["RandomResizedCrop"].scale == (0.5, 1.0)
+    assert weak["RandomInvert"].p == 0.5
+
+
+def test_ablation_halves_are_the_recipe_with_one_half_switched_off():
+    """colour_only / crop_only are the expressions lecture 03 and the ablation benchmark spelled out by hand."""
+    base = AugmentConfig.recipe("simclr").with_(crop_scale=(0.5, 1.0))
+    assert base.colour_only() == base.with_(crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0))
+    assert base.crop_only() == base.with_(jitter_p=0.0, gray_p=0.0)
+    assert base.crop_only().crop_scale == (0.5, 1.0) and base.colour_only().jitter == base.jitter

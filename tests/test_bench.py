@@ -48,3 +48,14 @@ def test_measurements_divide_the_work_by_the_measured_time(monkeypatch):
     assert flops == 2 * 64**3 / (0.5 / 4) and what == "float32 matmul 64x64"
     assert bench.batched_augment_throughput("simclr", 8, 3, device) == 3 * 8 / 0.5
     assert bench.per_image_augment_throughput("simclr", 8, 2, workers=0) == 2 * 8 / 0.5
+
+
+def test_the_training_benchmark_times_the_training_loops_own_step(monkeypatch):
+    """bench measures ``ssl_course.train.train_step`` (not a copy of it): warm-up + timed steps all go through it."""
+    import ssl_course.train as train_module
+
+    calls = []
+    real = train_module.train_step
+    monkeypatch.setattr(train_module, "train_step", lambda *a, **k: calls.append(1) or real(*a, **k))
+    row = bench.train_step_throughput("simclr", "small_cnn", 8, steps=2, device=torch.device("cpu"), warmup=1)
+    assert len(calls) == 3 and row["images_per_s"] > 0

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from ssl_course.cli import main
 
@@ -153,3 +154,51 @@ def test_help_shows_defaults(command, capsys):
     assert "(default:" in text
     if command == "demo":
         assert "(default: 15)" in text and "(default: demo_output)" in text
+
+
+# --- one source of defaults: the method's own ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("command", ["demo", "train"])
+@pytest.mark.parametrize("method,temperature,momentum,head_layers",
+                         [("moco_v1", 0.07, 0.999, 1), ("moco_v2", 0.2, 0.99, 2), ("simclr", 0.2, None, 2)])
+def test_a_command_without_flags_builds_the_methods_own_defaults(command, method, temperature, momentum,
+                                                                 head_layers):
+    """The old bug: experiment.build injected the CLI's temperature (0.5 for `train`, 0.2 for `demo`) into
+    MoCo.v1, whose keywords override its own 0.07. Unset flags must leave the method's defaults alone."""
+    from ssl_course.cli import experiment_config, parse_args
+    from ssl_course.experiment import build
+
+    config = experiment_config(parse_args([command, "--method", method, "--encoder", "small_cnn", "--width", "4"]),
+                               32)
+    assert config.temperature is None and config.method_kwargs == {}
+    built = build(config, 32)
+    assert built.temperature == temperature
+    if momentum is not None:
+        assert built.momentum == momentum
+        assert len([m for m in built.projector_q.modules() if isinstance(m, torch.nn.Linear)]) == head_layers
+    # an explicit flag still wins
+    flagged = experiment_config(parse_args([command, "--method", method, "--encoder", "small_cnn", "--width", "4",
+                                            "--temperature", "0.3"]), 32)
+    assert build(flagged, 32).temperature == 0.3
+
+
+def test_every_demo_default_is_the_library_default_it_claims():
+    """`ssl-course demo` with no flags runs ExperimentConfig() exactly: no default is written twice."""
+    from ssl_course.cli import DEMO_DEFAULTS, TRAIN_DEFAULTS, experiment_config, parse_args
+    from ssl_course.experiment import ExperimentConfig
+
+    assert experiment_config(parse_args(["demo"]), 32) == ExperimentConfig()
+    # the full-scale profile changes only what a GPU run needs; the rest is the demo's (so the library's)
+    shared = {k for k in DEMO_DEFAULTS if TRAIN_DEFAULTS[k] == DEMO_DEFAULTS[k]}
+    assert {"temperature", "weight_decay", "warmup_epochs", "seed", "knn_every", "device", "method"} <= shared
+    train = experiment_config(parse_args(["train"]), 32)
+    assert (train.temperature, train.weight_decay, train.seed) == (None, ExperimentConfig.weight_decay, 0)
+
+
+def test_moco_variants_treat_none_as_their_default():
+    from ssl_course.methods import MoCo
+    from ssl_course.models import SmallCNN
+
+    v1 = MoCo.v1(SmallCNN(4), temperature=None, momentum=None, augment=None)
+    assert (v1.temperature, v1.momentum) == (0.07, 0.999)
+    assert v1.augment.config == MoCo.v1(SmallCNN(4)).augment.config  # v1's recipe, not the constructor's v2 one

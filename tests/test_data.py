@@ -156,14 +156,19 @@ def test_stl10_missing_and_truncated_files(tmp_path):
         load_dataset("stl10", "test", root=tmp_path)
 
 
-def test_image_folder_reads_class_folders_and_reports_bad_files(tmp_path):
+def write_image_folder(root, per_class: int, shape=(40, 50, 3), classes=("cats", "dogs")):
+    """A folder of class sub-folders of random PNG images, as ``load_dataset("folder")`` reads it."""
     from PIL import Image
 
     rng = np.random.default_rng(0)
-    for cls in ("cats", "dogs"):
-        (tmp_path / cls).mkdir()
-        for i in range(3):
-            Image.fromarray(rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)).save(tmp_path / cls / f"{i}.png")
+    for cls in classes:
+        (root / cls).mkdir()
+        for i in range(per_class):
+            Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8)).save(root / cls / f"{i}.png")
+
+
+def test_image_folder_reads_class_folders_and_reports_bad_files(tmp_path):
+    write_image_folder(tmp_path, 3)
     ds = load_dataset("folder", root=tmp_path, image_size=24)
     assert ds.classes == ["cats", "dogs"] and ds.images.shape == (6, 3, 24, 24)
     assert ds.labels.tolist() == [0, 0, 0, 1, 1, 1]
@@ -187,3 +192,66 @@ def test_two_views_draws_two_independent_augmentations():
 def test_unknown_dataset_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown dataset"):
         load_dataset("imagenet")
+
+
+# --- the registry: one place that maps a name to its loader, splits and metadata ----------------------------------
+
+def test_unknown_dataset_lists_every_known_name():
+    from ssl_course.data import DATASETS, load_splits
+
+    for call in (lambda: load_dataset("imagenet"), lambda: load_splits("imagenet")):
+        with pytest.raises(ValueError) as err:
+            call()
+        assert all(name in str(err.value) for name in DATASETS)
+
+
+def test_generated_splits_follow_sizes_and_seed_and_experiments_use_them():
+    from ssl_course.data import load_splits
+    from ssl_course.experiment import ExperimentConfig
+    from ssl_course.experiment import load_splits as experiment_splits
+
+    for name in ("shapes", "photo_crops"):
+        train, labelled, test = load_splits(name, 30, 10, seed=1)
+        assert labelled is train and (len(train), len(test)) == (30, 10)
+        assert torch.equal(train.images, load_dataset(name, "train", num_images=30, seed=1).images)
+        assert not torch.equal(train.images, load_splits(name, 30, 10, seed=2)[0].images)
+        # the experiment's splits are the registry's, not a copy of its dispatch
+        ex = experiment_splits(ExperimentConfig(dataset=name, num_images=30, num_test=10, seed=1))
+        assert all(torch.equal(a.images, b.images) for a, b in zip(ex, (train, labelled, test)))
+
+
+def test_fixed_datasets_train_on_their_first_images_and_keep_the_test_split():
+    from ssl_course.data import load_splits
+
+    full_train, test = load_dataset("digits", "train"), load_dataset("digits", "test")
+    train, labelled, same_test = load_splits("digits", num_images=100)
+    assert labelled is train and torch.equal(train.images, full_train.images[:100])
+    assert torch.equal(same_test.images, test.images)
+    assert len(load_splits("digits")[0]) == len(full_train)  # None: every training image
+
+
+def test_stl10_trains_on_train_plus_unlabeled_and_probes_on_its_labelled_split(tmp_path):
+    from ssl_course.data import load_splits
+
+    write_stl10(tmp_path)
+    train, labelled, test = load_splits("stl10", root=tmp_path)
+    assert (len(train), len(labelled), len(test)) == (7, 3, 2) and (labelled.labels >= 0).all()
+    train, labelled, _ = load_splits("stl10", num_images=5, root=tmp_path)
+    assert (len(train), len(labelled)) == (5, 3)
+
+
+def test_a_folder_is_split_into_train_and_test_by_class(tmp_path):
+    from ssl_course.data import load_splits
+
+    write_image_folder(tmp_path, 5, shape=(20, 20, 3))
+    train, labelled, test = load_splits("folder", root=tmp_path)
+    assert labelled is train and (len(train), len(test)) == (8, 2)
+    assert sorted(test.labels.tolist()) == [0, 1]  # stratified: one of each class
+
+
+def test_the_cli_offers_every_dataset_an_experiment_can_use():
+    from ssl_course.cli import parse_args
+    from ssl_course.data import experiment_datasets
+
+    assert set(experiment_datasets()) == {"shapes", "digits", "photo_crops", "cifar10", "stl10", "folder"}
+    assert parse_args(["demo", "--dataset", "photo_crops"]).dataset == "photo_crops"

@@ -111,7 +111,7 @@ def test_sequence_features_use_eval_mode():
 def test_step_accuracy_and_label_efficiency_plots_draw_their_data():
     ax = viz.step_accuracy({"CPC": [0.9, 0.5, 0.2]}, chance=0.01, first_step=2)
     assert list(ax.lines[0].get_xdata()) == [2, 3, 4] and list(ax.lines[0].get_ydata()) == [0.9, 0.5, 0.2]
-    ax = viz.label_efficiency({"a": {1.0: 0.9, 0.01: 0.3, 0.1: 0.6}, "b": {0.01: 0.1, 1.0: 0.5}})
+    ax = viz.label_efficiency_curves({"a": {1.0: 0.9, 0.01: 0.3, 0.1: 0.6}, "b": {0.01: 0.1, 1.0: 0.5}})
     assert list(ax.lines[0].get_xdata()) == [0.01, 0.1, 1.0] and list(ax.lines[0].get_ydata()) == [0.3, 0.6, 0.9]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["1%", "10%", "100%"]
 

@@ -48,3 +48,20 @@ def test_relative_links_resolve(path, text):
     broken = [target for target in relative_links(text)
               if not (path.parent / unquote(target.split("#")[0].split("?")[0])).exists()]
     assert not broken, f"{path.relative_to(ROOT)}: broken relative links {broken}"
+
+
+def test_the_readme_library_table_lists_every_module_and_method():
+    """The README's "The library" table names every module of ssl_course and every method class."""
+    import pkgutil
+
+    import ssl_course
+    from ssl_course import methods
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    table = readme[readme.index("## The library"):]
+    table = table[:table.index("```")]
+    modules = [m.name for m in pkgutil.iter_modules(ssl_course.__path__)]
+    missing = [m for m in modules if f"`ssl_course.{m}`" not in table and f"`{m}`" not in table]
+    assert not missing, f"modules missing from the README's library table: {missing}"
+    classes = [n for n in methods.__all__ if n[0].isupper() and n not in ("METHODS", "CONTRASTIVE", "Method")]
+    assert not [c for c in classes if f"`{c}`" not in table], classes

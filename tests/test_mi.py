@@ -33,10 +33,10 @@ def test_optimal_critic_is_the_log_density_ratio_in_float64():
             assert scores[i, j] == pytest.approx(cond - marginal, abs=1e-9)
 
 
-def test_infonce_from_scores_matches_a_float64_loop():
+def test_info_nce_from_scores_matches_a_float64_loop():
     scores = torch.randn(6, 6, generator=torch.Generator().manual_seed(2)) * 30  # large: needs log-sum-exp
     expected = np.mean([-(s[i] - np.logaddexp.reduce(s)) for i, s in enumerate(scores.double().numpy())])
-    assert float(mi.infonce_from_scores(scores)) == pytest.approx(expected, rel=1e-5)
+    assert float(mi.info_nce_from_scores(scores)) == pytest.approx(expected, rel=1e-5)
 
 
 def test_optimal_estimate_is_close_to_the_truth_when_log_n_is_large():

@@ -190,3 +190,50 @@ def test_mean_cosine_and_query_key_agreement(tiny):
     neg = torch.nn.Sequential(torch.nn.Flatten(), flip, torch.nn.Identity())
     negated = torch.nn.Sequential(torch.nn.Flatten(), flip, type("Neg", (torch.nn.Module,), {"forward": lambda s, z: -z})())
     assert mean_cosine(neg, negated, images) == pytest.approx(-1.0, abs=1e-5)
+
+
+def test_train_step_is_the_loops_step_and_refuses_a_non_finite_loss(tiny, monkeypatch):
+    """``train`` takes every step through ``train_step`` (so the benchmark measures the same step), and a loss
+    that is not finite stops the step before the optimizer moves the weights."""
+    import ssl_course.train as train_module
+    from ssl_course.train import build_optimizer, train_step
+
+    calls = []
+    real = train_module.train_step
+    monkeypatch.setattr(train_module, "train_step", lambda *a, **k: calls.append(k.get("step")) or real(*a, **k))
+    history = train(_simclr(), tiny, TrainConfig(epochs=1, batch_size=64, progress=False))
+    assert calls == [0, 1, 2, 3] and len(history.step_losses) == 4
+
+    simclr = _simclr()
+    optimizer = build_optimizer(simclr, TrainConfig())
+    before = [p.detach().clone() for p in simclr.parameters()]
+    loss = train_step(simclr.loss, tiny.images[:32], optimizer, torch.Generator().manual_seed(0))
+    assert np.isfinite(loss) and any(not torch.equal(a, b) for a, b in zip(before, simclr.parameters()))
+    moved = [p.detach().clone() for p in simclr.parameters()]
+    with pytest.raises(FloatingPointError, match="at step 7"):
+        train_step(lambda batch, generator: simclr.loss(batch, generator) * float("nan"), tiny.images[:32],
+                   optimizer, torch.Generator().manual_seed(0), step=7)
+    assert all(torch.equal(a, b) for a, b in zip(moved, simclr.parameters()))
+
+
+def test_representation_table_judges_every_row_alike_and_prints_the_demos_table(capsys):
+    """Features are evaluated with ``evaluate_features``; an accuracy dict is taken as measured; the printed table
+    is ``format_table``'s (the one ``ssl-course demo`` prints), rows in the given order."""
+    from ssl_course.evaluate import evaluate_features, format_table, representation_table
+
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(60) % 3
+    separable = torch.nn.functional.one_hot(labels, 3).float() * 5 + 0.1 * torch.randn(60, 3, generator=g)
+    noise = torch.randn(60, 3, generator=g)
+    features = {"noise": (noise[:40], labels[:40], noise[40:], labels[40:]),
+                "separable": (separable[:40], labels[:40], separable[40:], labels[40:])}
+    measured = {"linear_probe": 0.5, "knn": 0.25}
+    table = representation_table({**features, "measured": measured})
+    assert list(table) == ["noise", "separable", "measured"]
+    assert table["separable"] == evaluate_features(*features["separable"]) == {"linear_probe": 1.0, "knn": 1.0}
+    assert table["measured"] == measured
+    printed = capsys.readouterr().out
+    assert printed == format_table(table) + "\n"
+    assert "| separable | 1.000 | 1.000 |" in printed and "| measured | 0.500 | 0.250 |" in printed
+    representation_table(features, show=False)
+    assert capsys.readouterr().out == ""

@@ -20,40 +20,40 @@ from ssl_course.mi import gaussian_mi
 
 # ---- pure functions --------------------------------------------------------------------------------------------
 
-def test_infonce_softmax_rows_sum_to_one_and_loss_equals_kernel():
+def test_info_nce_softmax_rows_sum_to_one_and_loss_equals_kernel():
     z1, z2 = interactive.paired_embeddings(n=8, dim=16)
     for t in (0.05, 0.5, 2.0):
-        probs = interactive.infonce_softmax(z1, z2, t)
+        probs = interactive.info_nce_softmax(z1, z2, t)
         assert probs.shape == (8, 8)
         torch.testing.assert_close(probs.sum(1), torch.ones(8))
-        assert interactive.infonce_from_softmax(probs) == pytest.approx(float(info_nce(z1, z2, temperature=t)),
+        assert interactive.info_nce_from_softmax(probs) == pytest.approx(float(info_nce(z1, z2, temperature=t)),
                                                                         rel=1e-5, abs=1e-6)
 
 
 def test_lower_temperature_sharpens_the_softmax():
     z1, z2 = interactive.paired_embeddings()
-    hot, cold = interactive.infonce_softmax(z1, z2, 2.0), interactive.infonce_softmax(z1, z2, 0.05)
+    hot, cold = interactive.info_nce_softmax(z1, z2, 2.0), interactive.info_nce_softmax(z1, z2, 0.05)
     entropy = lambda p: float(-(p * p.clamp_min(1e-30).log()).sum(1).mean())  # noqa: E731
     assert entropy(cold) < entropy(hot)
     assert float(cold.max(1).values.mean()) > float(hot.max(1).values.mean())
     # a very high temperature tends to the uniform distribution: loss -> log N
-    flat = interactive.infonce_softmax(z1, z2, 1e4)
-    assert interactive.infonce_from_softmax(flat) == pytest.approx(math.log(8), abs=1e-3)
+    flat = interactive.info_nce_softmax(z1, z2, 1e4)
+    assert interactive.info_nce_from_softmax(flat) == pytest.approx(math.log(8), abs=1e-3)
     with pytest.raises(ValueError):
-        interactive.infonce_softmax(z1, z2, 0.0)
+        interactive.info_nce_softmax(z1, z2, 0.0)
 
 
-def test_ntxent_softmax_masks_the_anchor_and_loss_equals_kernel():
+def test_nt_xent_softmax_masks_the_anchor_and_loss_equals_kernel():
     z1, z2 = interactive.paired_embeddings(n=6, dim=8, seed=3)
     for t in (0.1, 0.5, 1.0):
-        probs = interactive.ntxent_softmax(z1, z2, t)
+        probs = interactive.nt_xent_softmax(z1, z2, t)
         assert probs.shape == (12, 12)
         torch.testing.assert_close(probs.sum(1), torch.ones(12))
         assert torch.all(torch.diagonal(probs) == 0)
-        assert interactive.ntxent_from_softmax(probs) == pytest.approx(float(nt_xent(z1, z2, t)), rel=1e-5)
+        assert interactive.nt_xent_from_softmax(probs) == pytest.approx(float(nt_xent(z1, z2, t)), rel=1e-5)
     # collapsed embeddings: every other candidate equally likely, loss log(2N - 1)
     ones = torch.ones(6, 4)
-    assert interactive.ntxent_from_softmax(interactive.ntxent_softmax(ones, ones, 0.2)) == pytest.approx(math.log(11))
+    assert interactive.nt_xent_from_softmax(interactive.nt_xent_softmax(ones, ones, 0.2)) == pytest.approx(math.log(11))
 
 
 def test_mi_ceiling_curve_never_exceeds_log_n_and_tracks_small_mi():

@@ -2,6 +2,8 @@
 scikit-image's photographs."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -11,6 +13,9 @@ from .base import ImageDataset, stratified_split
 # scikit-image photographs that are stored inside the package (no download), all RGB or made RGB
 PHOTO_NAMES = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field",
                "immunohistochemistry", "retina", "camera", "brick", "grass", "gravel")
+# the colour ones (the grey ones carry no colour to copy or predict): clips and photo_crops are cut from these
+COLOR_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field",
+                "immunohistochemistry", "retina")
 
 
 def _resize(images: torch.Tensor, size: int) -> torch.Tensor:
@@ -63,3 +68,16 @@ def load_photos(image_size: int = 128, names=PHOTO_NAMES) -> ImageDataset:
         top, left = (h - side) // 2, (w - side) // 2
         images.append(_resize(image[None, :, top:top + side, left:left + side], image_size)[0])
     return ImageDataset(torch.stack(images), torch.arange(len(names)), list(names), "photos")
+
+
+@functools.lru_cache(maxsize=2)  # decoding and resizing the photographs takes seconds; they never change
+def resized_photos(side: int, names: tuple[str, ...] = COLOR_PHOTOS) -> list[np.ndarray]:
+    """Photographs (default: the colour ones) resized so their shorter side is ``side``: list of float32 (3, H, W) in [0, 255]."""
+    out = []
+    for name in names:
+        x = torch.from_numpy(load_photo(name)).permute(2, 0, 1)[None].float()
+        h, w = x.shape[-2:]
+        scale = side / min(h, w)
+        x = F.interpolate(x, size=(round(h * scale), round(w * scale)), mode="bilinear", antialias=True)
+        out.append(x[0].numpy())
+    return out

@@ -7,17 +7,11 @@ Only the colour photographs are used (the grey ones carry no colour to copy).
 """
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from .bundled import load_photo
-
-COLOR_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field",
-                "immunohistochemistry", "retina")
+from .bundled import COLOR_PHOTOS, resized_photos
 
 
 class ClipDataset(Dataset):
@@ -38,19 +32,6 @@ class ClipDataset(Dataset):
         return f"ClipDataset({self.name!r}, {len(self)} clips of {tuple(self.clips.shape[1:])})"
 
 
-@functools.lru_cache(maxsize=2)  # decoding and resizing the photographs takes seconds; they never change
-def _photos(side: int, names: tuple[str, ...] = COLOR_PHOTOS) -> list[np.ndarray]:
-    """The colour photos resized so their shorter side is ``side``: list of float32 (3, H, W) in [0, 255]."""
-    out = []
-    for name in names:
-        x = torch.from_numpy(load_photo(name)).permute(2, 0, 1)[None].float()
-        h, w = x.shape[-2:]
-        scale = side / min(h, w)
-        x = F.interpolate(x, size=(round(h * scale), round(w * scale)), mode="bilinear", antialias=True)
-        out.append(x[0].numpy())
-    return out
-
-
 def make_clips(num_clips: int = 200, num_frames: int = 4, size: int = 64, max_speed: int = 3,
                object_size: tuple[int, int] | None = None, photo_side: int = 160, seed: int = 0,
                photos: tuple[str, ...] = COLOR_PHOTOS) -> ClipDataset:
@@ -59,7 +40,7 @@ def make_clips(num_clips: int = 200, num_frames: int = 4, size: int = 64, max_sp
     diameter of the elliptical object (default 5/16 to 1/2 of the frame); photos: which photographs to use."""
     object_size = object_size or (size * 5 // 16, size // 2)
     rng = np.random.default_rng(seed)
-    photos = _photos(photo_side, tuple(photos))
+    photos = resized_photos(photo_side, tuple(photos))
     t_len, s = num_frames, size
     clips = np.empty((num_clips, t_len, 3, s, s), dtype=np.uint8)
     masks = np.empty((num_clips, t_len, 1, s, s), dtype=bool)

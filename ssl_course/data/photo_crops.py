@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from .base import ImageDataset
-from .clips import COLOR_PHOTOS, _photos
+from .bundled import COLOR_PHOTOS, resized_photos
 
 TRAIN_FRACTION = 0.7  # of each photograph's width
 
@@ -23,7 +23,7 @@ def make_photo_crops(num_images: int = 3000, split: str = "train", image_size: i
         raise ValueError(f"photo_crops split must be 'train' or 'test', got {split!r}")
     rng = np.random.default_rng([seed, 0 if split == "train" else 1])
     names = tuple(photos)
-    photos = _photos(photo_side, names)
+    photos = resized_photos(photo_side, names)
     images, labels = [], []
     for i in range(num_images):
         k = i % len(photos)

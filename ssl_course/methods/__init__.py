@@ -14,10 +14,14 @@ from .supervised import Supervised
 
 METHODS = ("simclr", "moco_v1", "moco_v2", "rotation", "relative_patch", "jigsaw", "inpainting", "colorization",
            "cpc_image", "cpc_sequence", "color_tracking")
+# the methods that compare two augmented views of an image (they take an augmentation and a temperature); the
+# others make their own inputs (rotations, tiles, masks, lightness, sequences)
+CONTRASTIVE = ("simclr", "moco_v1", "moco_v2")
 
 
 def build_method(name: str, encoder, image_size: int = 32, **kwargs) -> Method:
     """A method by name (see ``METHODS``) around ``encoder``; kwargs go to the method's constructor.
+    image_size: the size of the default augmentation of the methods that have one (simclr, moco_v1, moco_v2).
 
     colorization and color_tracking need a one-channel encoder (e.g. ``SmallCNN(in_channels=1)``); cpc_image's
     encoder is the patch encoder; cpc_sequence builds its own 1-D encoder (pass ``encoder=None``)."""
@@ -27,11 +31,12 @@ def build_method(name: str, encoder, image_size: int = 32, **kwargs) -> Method:
         return MoCo.v1(encoder, image_size=image_size, **kwargs)
     if name == "moco_v2":
         return MoCo.v2(encoder, image_size=image_size, **kwargs)
+    # the pretext methods make their inputs at whatever size the images have: they take no image_size
     image_methods = {"rotation": RotNet, "relative_patch": RelativePatch, "jigsaw": Jigsaw,
                      "inpainting": ContextEncoder, "colorization": Colorization, "cpc_image": CPCImage,
                      "color_tracking": ColorTracker}
     if name in image_methods:
-        return image_methods[name](encoder, image_size=image_size, **kwargs)
+        return image_methods[name](encoder, **kwargs)
     if name == "cpc_sequence":
         if encoder is not None:
             raise ValueError("cpc_sequence builds its own 1-D encoder; pass encoder=None")
@@ -39,5 +44,5 @@ def build_method(name: str, encoder, image_size: int = 32, **kwargs) -> Method:
     raise ValueError(f"unknown method {name!r}; choose from {', '.join(METHODS)}")
 
 
-__all__ = ["METHODS", "Method", "MoCo", "SimCLR", "RotNet", "RelativePatch", "Jigsaw", "ContextEncoder",
+__all__ = ["CONTRASTIVE", "METHODS", "Method", "MoCo", "SimCLR", "RotNet", "RelativePatch", "Jigsaw", "ContextEncoder",
            "Colorization", "ColorTracker", "CPCImage", "CPCSequence", "Supervised", "build_method"]

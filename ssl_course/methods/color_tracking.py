@@ -15,8 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..models.decoders import GrayInput
-from ..pretext import as_float_images, quantize_ab, rgb_to_lab
+from ..common import as_float_images, batch_images
+from ..models.decoders import GrayInput, feature_channels
+from ..pretext import quantize_ab, rgb_to_lab
 from ..tracking import colorization_attention, copy_colors
 from .base import Method
 
@@ -28,11 +29,10 @@ class ColorTracker(Method):
     features (0.05: a flat softmax at 0.5 blurred the copied masks and colours); bin_size: a/b bin side.
     """
 
-    def __init__(self, encoder: nn.Module, embed_dim: int = 64, temperature: float = 0.05, bin_size: float = 20.0,
-                 image_size: int = 64):
+    def __init__(self, encoder: nn.Module, embed_dim: int = 64, temperature: float = 0.05, bin_size: float = 20.0):
         super().__init__(augment=None)
         self.encoder = encoder if isinstance(encoder, GrayInput) else GrayInput(encoder)
-        channels = [m for m in self.encoder.features.modules() if isinstance(m, nn.Conv2d)][-1].out_channels
+        channels = feature_channels(self.encoder)
         self.project = nn.Conv2d(channels, embed_dim, 1)
         self.temperature, self.bin_size = temperature, bin_size
         self.num_bins = int(torch.ceil(torch.tensor(220.0 / bin_size)).item()) ** 2
@@ -52,7 +52,7 @@ class ColorTracker(Method):
         return quantize_ab(ab, self.bin_size)
 
     def loss(self, batch, generator=None) -> torch.Tensor:
-        clips = batch[0] if isinstance(batch, (tuple, list)) else batch
+        clips = batch_images(batch)
         b, t_len = clips.shape[:2]
         t = torch.randint(1, t_len, (b,), generator=generator, device=clips.device)
         reference = as_float_images(clips[:, 0])

@@ -12,10 +12,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..models.decoders import ConvDecoder, GrayInput
-from ..pretext import AB_RANGE, ab_bin_centers, as_float_images, quantize_ab, rgb_to_lab
+from ..common import as_float_images, batch_images
+from ..models.decoders import ConvDecoder, GrayInput, feature_channels
+from ..pretext import AB_RANGE, ab_bin_centers, lightness_of, quantize_ab, rgb_to_lab
 from .base import Method
-from .inpainting import _channels
 
 OBJECTIVES = ("classification", "regression")
 
@@ -30,7 +30,7 @@ class Colorization(Method):
     """
 
     def __init__(self, encoder: nn.Module, objective: str = "classification", bin_size: float = 20.0,
-                 decoder_width: int = 64, downsample: int = 2, image_size: int = 32):
+                 decoder_width: int = 64, downsample: int = 2):
         super().__init__(augment=None)
         if objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
@@ -38,7 +38,7 @@ class Colorization(Method):
         self.objective, self.bin_size = objective, bin_size
         self.register_buffer("bin_centers", ab_bin_centers(bin_size))  # (Q, 2)
         out = len(self.bin_centers) if objective == "classification" else 2
-        self.decoder = ConvDecoder(_channels(self.encoder.inner), out, num_upsamples=downsample, width=decoder_width)
+        self.decoder = ConvDecoder(feature_channels(self.encoder.inner), out, num_upsamples=downsample, width=decoder_width)
         self.last_accuracy = float("nan")
 
     def forward(self, lightness: torch.Tensor) -> torch.Tensor:
@@ -50,7 +50,7 @@ class Colorization(Method):
         """RGB (B, 3, H, W) in [0, 1] -> recoloured RGB from its own lightness. Classification decodes with the
         paper's annealed mean (softmax at temperature 0.38, then the expected a/b)."""
         lab = rgb_to_lab(as_float_images(rgb))
-        out = self(lab[:, :1] / 100).float()
+        out = self(lightness_of(lab)).float()
         out = F.interpolate(out, size=lab.shape[-2:], mode="bilinear", align_corners=False)
         if self.objective == "classification":
             p = torch.softmax(out / annealed_temperature, dim=1)
@@ -62,9 +62,9 @@ class Colorization(Method):
         return lab_to_rgb(torch.cat([lab[:, :1], ab], dim=1))
 
     def loss(self, batch, generator=None) -> torch.Tensor:
-        images = as_float_images(batch[0] if isinstance(batch, (tuple, list)) else batch)
+        images = as_float_images(batch_images(batch))
         lab = rgb_to_lab(images)
-        out = self(lab[:, :1] / 100).float()
+        out = self(lightness_of(lab)).float()
         ab = lab[:, 1:]
         if out.shape[-2:] != ab.shape[-2:]:  # a coarser output (downsample < 2): compare with the cells' mean colour
             ab = F.adaptive_avg_pool2d(ab, out.shape[-2:])

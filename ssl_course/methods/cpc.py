@@ -23,8 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..common import as_float_images, batch_images, eval_mode
 from ..losses import cpc_loss, cpc_scores
-from ..pretext import as_float_images
 from .base import Method
 
 
@@ -121,7 +121,7 @@ class CPCSequence(Method):
         return self.head.sample(c, z, self.num_positions, self.min_context, generator)
 
     def loss(self, batch, generator=None) -> torch.Tensor:
-        signals = batch[0] if isinstance(batch, (tuple, list)) else batch
+        signals = batch_images(batch)
         rows, futures = self.rows_and_futures(signals, generator)
         self.last_accuracy = self.head.accuracy(rows, futures).tolist()
         return self.head.loss(rows, futures)
@@ -155,8 +155,7 @@ class CPCImage(Method):
     every column; ``num_positions`` (row, column) contexts are drawn per image."""
 
     def __init__(self, patch_encoder: nn.Module, patch: int = 8, stride: int = 4, context_dim: int = 128,
-                 num_steps: int = 2, num_positions: int = 6, min_context: int = 0, first_step: int | None = None,
-                 image_size: int = 32):
+                 num_steps: int = 2, num_positions: int = 6, min_context: int = 0, first_step: int | None = None):
         super().__init__(augment=None)
         self.encoder = PatchGridEncoder(patch_encoder, patch, stride)
         d = patch_encoder.feature_dim
@@ -179,7 +178,7 @@ class CPCImage(Method):
         return rows[index], futures[index]
 
     def loss(self, batch, generator=None) -> torch.Tensor:
-        images = batch[0] if isinstance(batch, (tuple, list)) else batch
+        images = batch_images(batch)
         rows, futures = self.rows_and_futures(images, generator)
         self.last_accuracy = self.head.accuracy(rows, futures).tolist()
         return self.head.loss(rows, futures)
@@ -191,10 +190,6 @@ def prediction_accuracy(method: CPCSequence | CPCImage, inputs: torch.Tensor, se
     images (B, 3, H, W)): the fraction of sampled contexts whose true future z_{t+k} scores highest among the
     N = B * num_positions candidates (chance: 1 / N). Positions are drawn from ``seed``; the method runs in eval
     mode (BatchNorm running statistics) and its train/eval mode is restored."""
-    was_training = method.training
-    method.eval()
-    try:
+    with eval_mode(method):
         rows, futures = method.rows_and_futures(inputs, torch.Generator(device=inputs.device).manual_seed(seed))
         return method.head.accuracy(rows, futures).tolist()
-    finally:
-        method.train(was_training)

@@ -19,8 +19,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from ..models.decoders import ConvDecoder
-from ..pretext import as_float_images, center_mask, random_block_mask, random_region_mask
+from ..common import as_float_images, batch_images
+from ..models.decoders import ConvDecoder, feature_channels
+from ..pretext import center_mask, random_block_mask, random_region_mask
 from .base import Method
 
 MASKS = ("center", "block", "region")
@@ -46,14 +47,14 @@ class ContextEncoder(Method):
 
     def __init__(self, encoder: nn.Module, mask: str = "center", mask_fraction: float = 0.5,
                  context_weight: float = 0.1, adversarial_weight: float = 0.0, decoder_width: int = 64,
-                 downsample: int = 2, image_size: int = 32):
+                 downsample: int = 2):
         super().__init__(augment=None)
         if mask not in MASKS:
             raise ValueError(f"mask must be one of {MASKS}, got {mask!r}")
         self.encoder, self.mask_kind, self.mask_fraction = encoder, mask, mask_fraction
         self.context_weight, self.adversarial_weight = context_weight, adversarial_weight
         # SmallCNN pools twice: the feature map is 4x smaller than the image
-        self.decoder = ConvDecoder(_channels(encoder), 3, num_upsamples=downsample, width=decoder_width)
+        self.decoder = ConvDecoder(feature_channels(encoder), 3, num_upsamples=downsample, width=decoder_width)
         self.discriminator = Discriminator() if adversarial_weight > 0 else None
         self.last_losses: dict[str, float] = {}
 
@@ -73,7 +74,7 @@ class ContextEncoder(Method):
         return torch.sigmoid(self.decoder(self.encoder.features(masked)))
 
     def loss(self, batch, generator=None) -> torch.Tensor:
-        images = as_float_images(batch[0] if isinstance(batch, (tuple, list)) else batch)
+        images = as_float_images(batch_images(batch))
         b, _, h, w = images.shape
         mask = self.make_mask(b, h, w, generator, images.device)
         recon = self(images, mask).float()
@@ -95,9 +96,3 @@ class ContextEncoder(Method):
             total = total + self.adversarial_weight * g_loss + d_loss
             self.last_losses.update(generator_adv=float(g_loss.detach()), discriminator=float(d_loss.detach()))
         return total
-
-
-def _channels(encoder: nn.Module) -> int:
-    """Channels of the last conv block of ``encoder.features``."""
-    convs = [m for m in encoder.features.modules() if isinstance(m, nn.Conv2d)]
-    return convs[-1].out_channels

@@ -12,8 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..common import as_float_images, batch_images
 from ..models import mlp
-from ..pretext import as_float_images, grid_tiles, hamming_permutations
+from ..pretext import grid_tiles, hamming_permutations
 from .base import Method
 
 
@@ -27,7 +28,7 @@ class Jigsaw(Method):
 
     def __init__(self, encoder: nn.Module, grid: int = 3, num_permutations: int = 64, gap: int = 2,
                  jitter: bool = True, tile_resize: int | None = None, hidden_dim: int = 512,
-                 permutation_seed: int = 0, image_size: int = 32):
+                 permutation_seed: int = 0):
         super().__init__(augment=None)
         self.encoder, self.grid, self.gap, self.jitter, self.tile_resize = encoder, grid, gap, jitter, tile_resize
         self.register_buffer("permutations", hamming_permutations(num_permutations, grid * grid, permutation_seed))
@@ -52,7 +53,7 @@ class Jigsaw(Method):
         return self.head(h)
 
     def loss(self, batch, generator=None) -> torch.Tensor:
-        images = as_float_images(batch[0] if isinstance(batch, (tuple, list)) else batch)
+        images = as_float_images(batch_images(batch))
         tiles = grid_tiles(images, self.grid, self.gap, self.jitter, generator)
         shuffled, labels = self.shuffle(tiles, generator)
         logits = self(shuffled).float()

@@ -15,6 +15,11 @@ from ..models import ProjectionHead
 from .base import Method
 
 
+def _given(kwargs: dict) -> dict:
+    """The keywords a caller set: None means "the variant's default" (a config's unset field), never a value."""
+    return {k: v for k, v in kwargs.items() if v is not None}
+
+
 class MoCo(Method):
     """encoder: any module with ``feature_dim`` (becomes encoder_q; encoder_k is a copy that only moves by EMA).
 
@@ -46,16 +51,18 @@ class MoCo(Method):
 
     @classmethod
     def v1(cls, encoder: nn.Module, image_size: int = 32, **kwargs) -> "MoCo":
-        """MoCo v1: linear head, t = 0.07, v1 augmentation."""
+        """MoCo v1: linear head, t = 0.07, m = 0.999, v1 augmentation. A keyword given as None keeps v1's default."""
         kwargs = {"head_layers": 1, "temperature": 0.07, "momentum": 0.999,
-                  "augment": BatchAugment.recipe("moco_v1", image_size), **kwargs}
+                  "augment": BatchAugment.recipe("moco_v1", image_size),
+                  **_given(kwargs)}
         return cls(encoder, image_size=image_size, **kwargs)
 
     @classmethod
     def v2(cls, encoder: nn.Module, image_size: int = 32, **kwargs) -> "MoCo":
-        """MoCo v2: MLP head, t = 0.2, stronger augmentation (blur on large images); train with a cosine schedule."""
+        """MoCo v2: MLP head, t = 0.2, stronger augmentation (blur on large images); train with a cosine schedule.
+        A keyword given as None keeps v2's default."""
         kwargs = {"head_layers": 2, "temperature": 0.2, "augment": BatchAugment.recipe("moco_v2", image_size),
-                  **kwargs}
+                  **_given(kwargs)}
         return cls(encoder, image_size=image_size, **kwargs)
 
     @property

@@ -12,8 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..common import as_float_images, batch_images
 from ..models import mlp
-from ..pretext import as_float_images, relative_patch_pairs
+from ..pretext import relative_patch_pairs
 from .base import Method
 
 
@@ -27,7 +28,7 @@ class RelativePatch(Method):
     num_classes = 8
 
     def __init__(self, encoder: nn.Module, gap: int = 2, jitter: bool = True, tile_resize: int | None = None,
-                 hidden_dim: int = 256, image_size: int = 32):
+                 hidden_dim: int = 256):
         super().__init__(augment=None)
         self.encoder, self.gap, self.jitter, self.tile_resize = encoder, gap, jitter, tile_resize
         self.head = mlp([2 * encoder.feature_dim, hidden_dim, self.num_classes])
@@ -46,7 +47,7 @@ class RelativePatch(Method):
         return self.head(torch.cat([h[:b], h[b:]], dim=1))
 
     def loss(self, batch, generator=None) -> torch.Tensor:
-        images = as_float_images(batch[0] if isinstance(batch, (tuple, list)) else batch)
+        images = as_float_images(batch_images(batch))
         centre, neighbour, labels = relative_patch_pairs(images, self.gap, self.jitter, generator)
         logits = self(centre, neighbour).float()
         self.last_accuracy = float((logits.argmax(1) == labels).float().mean())

@@ -7,8 +7,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..augment import BatchAugment
+from ..common import as_float_images, batch_images
 from ..models import mlp
-from ..pretext import as_float_images, rotate_batch
+from ..pretext import rotate_batch
 from .base import Method
 
 
@@ -23,8 +24,7 @@ class RotNet(Method):
 
     num_classes = 4
 
-    def __init__(self, encoder: nn.Module, hidden_dim: int = 0, image_size: int = 32,
-                 augment: BatchAugment | None = None):
+    def __init__(self, encoder: nn.Module, hidden_dim: int = 0, augment: BatchAugment | None = None):
         # by default the rotations are the task's only transformation; ``augment`` (e.g. random resized crops, as
         # the paper's training used) is applied to every image before its four rotations are made
         super().__init__(augment=augment)
@@ -38,7 +38,7 @@ class RotNet(Method):
         return self.head(self.encoder(images))
 
     def loss(self, batch, generator=None) -> torch.Tensor:
-        images = as_float_images(batch[0] if isinstance(batch, (tuple, list)) else batch)
+        images = as_float_images(batch_images(batch))
         if self.augment is not None:
             images = self.augment(images, generator)
         rotated, labels = rotate_batch(images)  # (4B, 3, H, W), (4B,)

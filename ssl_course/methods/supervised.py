@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..augment import AugmentConfig, BatchAugment
+from ..common import as_float_images, eval_mode
 from .base import Method
 
 # the supervised baseline's augmentation: crops that keep most of the object and flips (the standard supervised
@@ -48,14 +49,10 @@ class Supervised(Method):
     def accuracy(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 512) -> float:
         """Test accuracy of the trained classifier itself (no augmentation, eval mode; the mode is restored).
         images: uint8 (N, 3, H, W), labels (N,)."""
-        was_training = self.training
-        self.eval()
         device = next(self.parameters()).device
         correct = 0
-        try:
+        with eval_mode(self):
             for start in range(0, len(images), batch_size):
-                x = images[start:start + batch_size].to(device).float() / 255.0
+                x = as_float_images(images[start:start + batch_size].to(device))
                 correct += int((self(x).argmax(1).cpu() == labels[start:start + batch_size]).sum())
-        finally:
-            self.train(was_training)
         return correct / len(images)

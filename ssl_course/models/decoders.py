@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..pretext import lightness
+
 
 class ConvDecoder(nn.Sequential):
     """(B, in_channels, h, w) -> (B, out_channels, h * 2**num_upsamples, w * 2**num_upsamples).
@@ -23,6 +25,12 @@ class ConvDecoder(nn.Sequential):
         super().__init__(*layers)
 
 
+def feature_channels(encoder: nn.Module) -> int:
+    """Channels of the last conv layer of ``encoder.features`` (what a decoder on its feature map reads)."""
+    convs = [m for m in encoder.features.modules() if isinstance(m, nn.Conv2d)]
+    return convs[-1].out_channels
+
+
 class GrayInput(nn.Module):
     """Wraps an encoder that reads one lightness channel so it accepts RGB batches like every other encoder:
     (B, 3, H, W) in [0, 1] -> encoder(L / 100) with L the CIE lightness, (B, 1, H, W). Colorization and the
@@ -37,11 +45,7 @@ class GrayInput(nn.Module):
     def features(self):
         return self.inner.features
 
-    @staticmethod
-    def lightness(rgb: torch.Tensor) -> torch.Tensor:
-        from ..pretext import rgb_to_lab
-
-        return rgb_to_lab(rgb)[:, :1] / 100.0
+    lightness = staticmethod(lightness)  # (B, 3, H, W) RGB in [0, 1] -> (B, 1, H, W) L / 100
 
     def forward(self, rgb: torch.Tensor) -> torch.Tensor:
         return self.inner(self.lightness(rgb))

@@ -66,10 +66,13 @@ def imagenet_resnet(depth: int = 18) -> nn.Module:
     return _strip_classifier(factory[depth](weights=None))
 
 
-def build_encoder(name: str, **kwargs) -> nn.Module:
-    """An encoder by name (see ``ENCODERS``); kwargs go to ``SmallCNN`` (e.g. width=64)."""
+def build_encoder(name: str, width: int = 32, in_channels: int = 3) -> nn.Module:
+    """An encoder by name (see ``ENCODERS``). width: SmallCNN's (the ResNets have the papers' fixed widths);
+    in_channels: 1 for methods that read one lightness channel (only SmallCNN has a one-channel variant)."""
     if name == "small_cnn":
-        return SmallCNN(**kwargs)
+        return SmallCNN(width, in_channels=in_channels)
+    if in_channels != 3:
+        raise ValueError(f"only small_cnn has a {in_channels}-channel variant, not {name!r}")
     if name in ("resnet18", "resnet50"):
         return cifar_resnet(int(name[6:]))
     if name in ("resnet18_imagenet", "resnet50_imagenet"):
