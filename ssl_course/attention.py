@@ -1,4 +1,4 @@
-"""Where a network looks: the computations behind the attention figures (plots live in ``viz_attention``).
+"""Where a network looks: the computations behind the attention figures (plots live in ``viz``).
 
 - ``activation_attention``: CNN activation-based attention (Zagoruyko & Komodakis 2017), the maps RotNet used to
   show its features attend to objects: per layer, the mean over channels of |activation|^p, upsampled to the image.

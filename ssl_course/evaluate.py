@@ -58,10 +58,6 @@ def query_key_agreement(moco: nn.Module, images: torch.Tensor, **kwargs) -> floa
                        images, **kwargs)
 
 
-# The old name, kept only until lecture 04 (which still imports it) is re-executed with the new names (issue 12,
-# item 4: branch issue-12-text holds that version of the lecture). Do not use it in new code.
-key_consistency = query_key_agreement
-
 
 @torch.no_grad()
 def extract_sequence_features(encoder: nn.Module, dataset, batch_size: int = 256,

@@ -127,10 +127,6 @@ def stored_key_consistency(momentum: float, queue_size: int, batch_size: int = 3
             "mean": float((consistency * counts).sum() / counts.sum())}
 
 
-# The old name, kept only until lecture 04 (which still imports it) is re-executed with the new names (issue 12,
-# item 4). Do not use it in new code.
-key_consistency = stored_key_consistency
-
 
 # --------------------------------------------------------------------------------------------------------------
 # attention maps

@@ -457,7 +457,3 @@ def plot_tracking(reference: torch.Tensor, target: torch.Tensor, query_map: torc
     fig.tight_layout()
     return fig
 
-
-# kept for the committed lectures (lecture 06 calls viz.label_efficiency); remove when they are re-executed. The
-# new name keeps the plot apart from ``evaluate.label_efficiency``, which measures what it draws.
-label_efficiency = label_efficiency_curves
