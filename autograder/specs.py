@@ -722,22 +722,24 @@ def _specs():
         "ps1": [
             Spec("rotate_batch", _rotate_cases, rotate_batch_reference, ("same", "int"), 1.0, _mistakes_rotate(),
                  description="rotate_batch(images (B, C, H, W)) -> (rotated (4B, C, H, W), labels (4B,))"),
+            Spec("random_resized_crop", _crop_cases, None, ("same", "int"), 2.0, property_check=_crop_property,
+                 description="random_resized_crop(images (N, C, H, W), generator, scale, ratio, out_size) -> "
+                             "(crops (N, C, S, S), boxes (N, 4) int64 (x0, y0, w, h))"),
             Spec("cosine_similarity_matrix", _cos_cases, ref.cosine_similarity_matrix, ("float",), 1.0,
                  _mistakes_cos(), description="cosine_similarity_matrix(a (N, D), b (M, D)) -> (N, M)"),
             Spec("info_nce", _info_nce_cases,
                  lambda q, k, neg, t: ref.info_nce(q, k, neg, temperature=t), ("float",), 2.0,
                  _mistakes_info_nce(), description="info_nce(query, positive_key, negative_keys, temperature)"),
+            # before the NT-Xent pair: the red-team corpus's attacks that end the child process (os._exit, a loop
+            # that ignores its alarm, a memory hog) live there, and functions called after them would be lost too
+            Spec("knn_predict", _knn_cases, knn_predict_reference, ("int",), 2.0, _mistakes_knn(),
+                 description="knn_predict(train_features (N, D), train_labels (N,), test_features (M, D), k, "
+                             "temperature, num_classes) -> (M,) int64"),
             Spec("nt_xent_loop", lambda rng: _nt_xent_cases(rng, "nt_xent_loop", 6),
                  lambda z1, z2, t: ref.nt_xent(z1, z2, t), ("float",), 2.0, _mistakes_nt_xent(),
                  description="nt_xent_loop(z1, z2, temperature), written with Python loops"),
             Spec("nt_xent", _nt_xent_cases, lambda z1, z2, t: ref.nt_xent(z1, z2, t), ("float",), 2.0,
                  _mistakes_nt_xent(), description="nt_xent(z1, z2, temperature), vectorised"),
-            Spec("random_resized_crop", _crop_cases, None, ("same", "int"), 2.0, property_check=_crop_property,
-                 description="random_resized_crop(images (N, C, H, W), generator, scale, ratio, out_size) -> "
-                             "(crops (N, C, S, S), boxes (N, 4) int64 (x0, y0, w, h))"),
-            Spec("knn_predict", _knn_cases, knn_predict_reference, ("int",), 2.0, _mistakes_knn(),
-                 description="knn_predict(train_features (N, D), train_labels (N,), test_features (M, D), k, "
-                             "temperature, num_classes) -> (M,) int64"),
         ],
         "ps2": [
             Spec("ema_update", _ema_cases, ref.ema_update, ("float",), 1.0,
