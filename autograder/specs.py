@@ -19,6 +19,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ssl_course import augment as ref_augment
+from ssl_course import evaluate as ref_evaluate
 from ssl_course import losses as ref
 
 
@@ -252,6 +254,261 @@ def _mistakes_rotate():
                 interleaved}
 
 
+# the two-view augmentation: a random resized crop with its own box per image
+
+def _crop_cases(rng):
+    """Calls of random_resized_crop(images, generator, scale, ratio, out_size). Every range is chosen so that the
+    first try of torchvision's algorithm always fits the image (the largest box, sqrt(scale[1] H W ratio[1]) wide
+    and sqrt(scale[1] H W / ratio[0]) high, is inside it), so every correct box obeys scale and ratio exactly up
+    to the rounding to whole pixels; only the wide-range case can fall back to a central box."""
+    seeds = [int(v) for v in rng.choice(2**31, size=4, replace=False)]
+    calls = []
+    h, w = int(rng.integers(28, 37)), int(rng.integers(28, 37))
+    while h == w:
+        w = int(rng.integers(28, 37))
+    images = _rand(rng, 24, 3, h, w)
+    size = int(rng.integers(9, 15))
+    narrow = [images, Generator(seeds[0]), (0.25, 0.5), (3 / 4, 4 / 3), size]
+    calls.append(Call("random_resized_crop", narrow, f"a batch of 24 ({h}x{w}), scale (0.25, 0.5), out_size {size}"))
+    calls.append(Call("random_resized_crop", [images.copy()] + narrow[1:], "the same batch and a fresh generator "
+                      "with the same seed"))
+    calls.append(Call("random_resized_crop", [images.copy(), Generator(seeds[1])] + narrow[2:],
+                      "the same batch, a generator with another seed"))
+    hw, ww = int(rng.integers(24, 33)), int(rng.integers(44, 53))
+    wide = _rand(rng, 16, int(rng.integers(1, 4)), hw, ww, dtype=np.float32)
+    calls.append(Call("random_resized_crop", [wide, Generator(seeds[2]), (0.1, 0.35), (2.0, 3.0), None],
+                      f"wide boxes: ratio (2, 3) on {hw}x{ww} float32 images, out_size None"))
+    side = int(rng.integers(28, 37))
+    square = _rand(rng, 32, 2, side, side)
+    up = int(rng.integers(40, 49))
+    calls.append(Call("random_resized_crop", [square, Generator(seeds[3]), (0.08, 1.0), (3 / 4, 4 / 3), up],
+                      f"SimCLR's ranges, scale (0.08, 1.0), out_size {up} (crops are enlarged)"))
+    return calls
+
+
+def _per_image_resize(images, boxes, size, **kw):
+    out = [F.interpolate(images[i:i + 1, :, y0:y0 + h, x0:x0 + w], size, **kw)
+           for i, (x0, y0, w, h) in enumerate(boxes.long().tolist())]
+    return torch.cat(out)
+
+
+def _mistakes_crop():
+    """Wrong ways to turn (images, boxes, (out_h, out_w)) into crops; the student's boxes are given, so each names
+    what went wrong between a box and its crop."""
+    return {
+        "x and y are swapped between the box and the crop: a box is (x0, y0, w, h) with x0 and w along the "
+        "width (columns, the last dimension) and y0 and h along the height (rows), not torchvision's "
+        "(top, left, height, width)": lambda x, b, size: ref_augment.resized_crop(x, b[:, [1, 0, 3, 2]], size),
+        "the crop is resized with align_corners=True (use F.interpolate(..., mode='bilinear', "
+        "align_corners=False))": lambda x, b, size: _per_image_resize(x, b, size, mode="bilinear",
+                                                                       align_corners=True),
+        "the crop is resized with nearest-neighbour interpolation instead of bilinear":
+            lambda x, b, size: _per_image_resize(x, b, size, mode="nearest"),
+        "the crop is resized with antialiasing (antialias=True); use plain bilinear interpolation":
+            lambda x, b, size: _per_image_resize(x, b, size, mode="bilinear", align_corners=False, antialias=True),
+    }
+
+
+def _crop_size(call):
+    images, size = call.args[0], call.args[4]
+    h, w = images.shape[2:]
+    return (h, w) if size is None else (size, size)
+
+
+def _crop_property(calls, outputs, outcomes=None):
+    """random_resized_crop judged by what must hold for any correct draw, and its crops against the library's
+    resize of the student's own boxes."""
+    boxes_of = []
+    for call, out, outcome in zip(calls, outputs, outcomes or [None] * len(calls)):
+        images, _, scale, ratio, size = call.args
+        n, c, height, width = images.shape
+        oh, ow = _crop_size(call)
+        crops, boxes = np.asarray(out[0]), np.asarray(out[1])
+        if crops.shape != (n, c, oh, ow):
+            if crops.shape == images.shape and (oh, ow) != (height, width):
+                return False, (f"on the case '{call.label}' the crops keep the input's size {(height, width)}: "
+                               f"each crop must be resized to out_size = {size}")
+            return False, (f"on the case '{call.label}' the crops have shape {crops.shape}, expected "
+                           f"(N, C, out_size, out_size) = {(n, c, oh, ow)} (out_size None means the input's H x W)")
+        if boxes.shape != (n, 4):
+            return False, f"the boxes must have shape (N, 4) = {(n, 4)}, got {boxes.shape}"
+        x0, y0, bw, bh = (boxes[:, i].astype(np.int64) for i in range(4))
+        if (x0 < 0).any() or (y0 < 0).any() or (bw < 1).any() or (bh < 1).any() or (x0 + bw > width).any() \
+                or (y0 + bh > height).any():
+            swapped = (y0 >= 0).all() and (x0 >= 0).all() and (y0 + bh <= width).all() and (x0 + bw <= height).all()
+            hint = (" Likely mistake: x and y are swapped, the boxes look like torchvision's (top, left, height, "
+                    "width); return (x0, y0, w, h), x0 and w along the width") if swapped else ""
+            return False, (f"on the case '{call.label}' a box (x0, y0, w, h) is empty or reaches outside the "
+                           f"{height}x{width} image (x0 + w <= W, y0 + h <= H).{hint}")
+        after = (outcome or {}).get("inputs_after") or []
+        if after and after[0] is not None and not np.array_equal(after[0], images):
+            return False, "`random_resized_crop` modifies its input `images` in place; work on a copy"
+        want = ref_augment.resized_crop(torch.from_numpy(images).double(), torch.from_numpy(boxes.astype(np.int64)),
+                                        (oh, ow)).numpy()
+        from .compare import _close  # noqa: PLC0415 - compare imports this module
+        if not _close(crops, want, images.dtype != np.float64):
+            diagnosis = ""
+            for message, variant in _mistakes_crop().items():
+                try:
+                    got = variant(torch.from_numpy(images).double(), torch.from_numpy(boxes.astype(np.int64)),
+                                  (oh, ow)).numpy()
+                except Exception:  # noqa: BLE001 - a variant that does not apply to these boxes
+                    continue
+                if _close(crops, got, True, 10):
+                    diagnosis = f" Likely mistake: {message}."
+                    break
+            return False, (f"on the case '{call.label}' the crops are not the bilinear resize of the boxes the "
+                           "function returns (crop images[i, :, y0:y0+h, x0:x0+w], then F.interpolate to out_size, "
+                           f"mode='bilinear', align_corners=False).{diagnosis}")
+        area = bw * bh / (height * width)
+        # whole pixels: w and h are within a pixel of a real box whose area and aspect obey the ranges exactly
+        low, high = (bw + 1) * (bh + 1) / (height * width), np.maximum(bw - 1, 0) * np.maximum(bh - 1, 0) / (height * width)
+        if (low < scale[0] - 1e-9).any() or (high > scale[1] + 1e-9).any():
+            side = np.sqrt(area)
+            hint = " (it looks like scale was applied to the side, not the area)" \
+                if ((side >= scale[0] - 0.05) & (side <= scale[1] + 0.05)).all() else ""
+            return False, (f"on the case '{call.label}' crop areas w*h / (H*W) fall outside scale = {tuple(scale)}: "
+                           f"scale bounds the area fraction of each box{hint}")
+        r_high, r_low = (bw + 1) / np.maximum(bh - 1, 0.5), np.maximum(bw - 1, 0.5) / (bh + 1)
+        if (r_high < ratio[0] - 1e-9).any() or (r_low > ratio[1] + 1e-9).any():
+            swapped = ((bh / bw >= ratio[0] * 0.8) & (bh / bw <= ratio[1] * 1.25)).all()
+            hint = " (w and h are swapped: w = sqrt(area * r), h = sqrt(area / r) with r = w / h)" if swapped else \
+                " (draw log(w / h) uniformly between log ratio[0] and log ratio[1])"
+            return False, (f"on the case '{call.label}' the boxes' aspect ratios w / h fall outside ratio = "
+                           f"{tuple(round(r, 4) for r in ratio)}{hint}")
+        distinct = {tuple(b) for b in boxes.astype(np.int64).tolist()}
+        if len(distinct) == 1:
+            return False, ("every image of the batch gets the same box: draw one box per image (a transform "
+                           "applied to a whole batch at once draws a single crop)")
+        if len(distinct) < n // 2:
+            return False, f"only {len(distinct)} different boxes for {n} images: draw one box per image"
+        if len(set(x0.tolist())) < 3 or len(set(y0.tolist())) < 3:
+            return False, ("the boxes are (almost) always at the same position: draw the top-left corner of each "
+                           "box uniformly over the positions where it fits")
+        if (area.max() - area.min()) < 0.25 * (scale[1] - scale[0]):
+            return False, (f"on the case '{call.label}' the crop areas barely vary: draw each image's area "
+                           "fraction uniformly from scale")
+        boxes_of.append(boxes.astype(np.int64))
+    if len(boxes_of) >= 3:
+        if not (np.array_equal(boxes_of[0], boxes_of[1]) and np.array_equal(np.asarray(outputs[0][0]),
+                                                                            np.asarray(outputs[1][0]))):
+            return False, ("two fresh generators with the same seed give different crops: draw every random "
+                           "number from the `generator` argument (torch.rand(..., generator=generator))")
+        if np.array_equal(boxes_of[0], boxes_of[2]):
+            return False, ("the boxes do not depend on the generator (the same for two seeds): draw them from "
+                           "the `generator` argument")
+    wide = [b for call, b in zip(calls, boxes_of) if call.args[3][0] >= 1]
+    if wide and np.ptp(np.log(wide[0][:, 2] / wide[0][:, 3])) < 0.2 * math.log(3 / 2):
+        return False, "the aspect ratios barely vary: draw log(w / h) uniformly over log(ratio)"
+    return True, ""
+
+
+# the evaluation: a weighted kNN classifier on frozen features
+
+def _knn_pick_tests(rng, train, labels, candidates, k, t, c, margin=1e-4):
+    """The candidate test rows whose prediction is unambiguous: the k-th and (k+1)-th similarities and the two
+    largest class votes are at least ``margin`` apart, so float32, float64 and any summation order agree."""
+    tn = train / np.linalg.norm(train, axis=1, keepdims=True)
+    keep = []
+    for row in candidates:
+        s = np.sort(tn @ (row / np.linalg.norm(row)))[::-1]
+        order = np.argsort(-(tn @ (row / np.linalg.norm(row))), kind="stable")
+        if k < len(s) and s[k - 1] - s[k] < margin:
+            continue
+        votes = np.bincount(labels[order[:k]], weights=np.exp(s[:k] / t), minlength=c)
+        top2 = np.sort(votes)[::-1][:2]
+        if top2[0] - top2[1] < margin * top2[0]:
+            continue
+        keep.append(row)
+    return np.array(keep)
+
+
+def _scaled_unit_rows(rng, x):
+    return x / np.linalg.norm(x, axis=1, keepdims=True) * rng.uniform(0.5, 2.0, (len(x), 1))
+
+
+def _knn_cases(rng):
+    """knn_predict(train_features, train_labels, test_features, k, temperature, num_classes) on clustered random
+    features with varied norms (so cosine and dot product disagree), plus two hand-made cases: neighbours whose
+    weighted vote, cosine-weighted vote and majority all differ, and an exact vote tie (it goes to the smallest
+    class index)."""
+    calls = []
+    for i in range(4):
+        dtype = np.float32 if i == 3 else np.float64
+        n, d, c = int(rng.integers(30, 61)), int(rng.integers(4, 17)), int(rng.integers(3, 7))
+        centers = _rand(rng, c, d)
+        labels = rng.integers(0, c, n)
+        # unit vectors scaled by 0.5-2: cosine and dot product disagree, and |sim| / t <= 4 / 0.05 = 80 keeps a
+        # dot-product mistake's exp() finite in float32 too (so that mistake is still recognised)
+        train = _scaled_unit_rows(rng, centers[labels] + 0.9 * _rand(rng, n, d))
+        k = n if i == 2 else int(rng.integers(3, 16)) if i != 1 else 1
+        t = float(np.round(rng.uniform(0.05, 0.5), 4))
+        test_labels = rng.integers(0, c, 40)
+        candidates = _scaled_unit_rows(rng, centers[test_labels] + 0.9 * _rand(rng, 40, d))
+        test = _knn_pick_tests(rng, train, labels, candidates, k, t, c)[:int(rng.integers(10, 21))]
+        num_classes = c + 2 if i == 1 else c
+        label = {1: "k = 1", 2: f"k = N = {n} (every training point votes)"}.get(i, f"k = {k}")
+        calls.append(Call("knn_predict", [train.astype(dtype), labels.astype(np.int64), test.astype(dtype), k, t,
+                                          num_classes], f"{label}, t = {t}, {np.dtype(dtype).name}"))
+    # k = 6 of 7: one near neighbour of class 0 (cosine 0.99), two middling ones of class 1 (0.55), three far ones
+    # of class 2 (0.1), one opposite (class 0, left out): the weighted vote picks 0 (t = 0.1: e^9.9 against
+    # 2 e^5.5 and 3 e^1), a vote weighted by the cosine itself picks 1 (1.1 against 0.99 and 0.3), a majority 2
+    d = int(rng.integers(3, 7))
+    q = _unit(rng, 1, d)[0]
+    other = _unit(rng, 1, d)[0]
+    other = other - (other @ q) * q
+    other /= np.linalg.norm(other)
+
+    def at(cos, side=1.0):  # a vector at cosine `cos` from q
+        return cos * q + side * math.sqrt(1 - cos ** 2) * other
+    train = np.stack([at(0.99) * 2.0, at(0.55) * 0.5, at(0.55, -1) * 3.0, at(0.1), at(0.1, -1) * 0.3,
+                      at(0.1 + 1e-3) * 4.0, at(-0.9)])
+    calls.append(Call("knn_predict", [train, np.array([0, 1, 1, 2, 2, 2, 0]), q[None] * 1.5, 6, 0.1, 3],
+                      "one near, two middling and three far neighbours of three classes (the weights decide)"))
+    # an exact tie: two training points identical to the query direction, of classes 3 and 1, k = 2
+    e = np.eye(4)
+    train = np.stack([5 * e[0], 2 * e[0], e[1], e[2], -e[0]])
+    calls.append(Call("knn_predict", [train, np.array([3, 1, 0, 2, 1]), 2 * e[0][None], 2, 0.2, 4],
+                      "an exact tie between two classes (it must go to the smallest class index)"))
+    return calls
+
+
+def knn_predict_reference(train, labels, test, k, t, num_classes):
+    return ref_evaluate.knn_predict(train, labels, test, k=k, temperature=t, num_classes=num_classes)
+
+
+def _mistakes_knn():
+    def vote(train, labels, test, k, t, c, normalize=True, weight="exp", largest=True, skip_first=False,
+             tie_high=False):
+        if normalize:
+            train, test = F.normalize(train, dim=1), F.normalize(test, dim=1)
+        sim = test @ train.T
+        top, idx = sim.topk(min(k + int(skip_first), sim.shape[1]), dim=1, largest=largest)
+        top, idx = top[:, int(skip_first):], idx[:, int(skip_first):]
+        w = {"exp": torch.exp(top / t), "exp_no_t": torch.exp(top), "sim": top, "one": torch.ones_like(top)}[weight]
+        votes = torch.zeros(len(test), c, dtype=w.dtype).scatter_add_(1, labels[idx], w)
+        if tie_high:
+            return c - 1 - votes.flip(1).argmax(1)
+        return votes.argmax(1)
+
+    return {  # the tie first: a student whose only failure is the tie case matches some other variants there too
+        "a tie between classes goes to the largest class index; it must go to the smallest (torch.argmax "
+        "returns the first maximum)": lambda *a: vote(*a, tie_high=True),
+        "a plain majority vote: each of the k neighbours must vote with weight exp(similarity / temperature)":
+            lambda *a: vote(*a, weight="one"),
+        "the features are not L2-normalised (neighbours and weights from dot products, not cosine similarities)":
+            lambda *a: vote(*a, normalize=False),
+        "the votes are weighted by the similarity itself instead of exp(similarity / temperature)":
+            lambda *a: vote(*a, weight="sim"),
+        "the temperature is missing (weights exp(similarity) instead of exp(similarity / temperature))":
+            lambda *a: vote(*a, weight="exp_no_t"),
+        "the k least similar training points are used (topk must take the largest similarities)":
+            lambda *a: vote(*a, largest=False),
+        "the nearest neighbour is skipped (the test points are not in the training set: keep all k nearest)":
+            lambda *a: vote(*a, skip_first=True),
+    }
+
+
 # ------------------------------------------------------------------------------------------------ PS2 kernels
 
 def _unit(rng, *shape, dtype=np.float64):
@@ -472,11 +729,19 @@ def _specs():
         "ps1": [
             Spec("rotate_batch", _rotate_cases, rotate_batch_reference, ("same", "int"), 1.0, _mistakes_rotate(),
                  description="rotate_batch(images (B, C, H, W)) -> (rotated (4B, C, H, W), labels (4B,))"),
+            Spec("random_resized_crop", _crop_cases, None, ("same", "int"), 2.0, property_check=_crop_property,
+                 description="random_resized_crop(images (N, C, H, W), generator, scale, ratio, out_size) -> "
+                             "(crops (N, C, S, S), boxes (N, 4) int64 (x0, y0, w, h))"),
             Spec("cosine_similarity_matrix", _cos_cases, ref.cosine_similarity_matrix, ("float",), 1.0,
                  _mistakes_cos(), description="cosine_similarity_matrix(a (N, D), b (M, D)) -> (N, M)"),
             Spec("info_nce", _info_nce_cases,
                  lambda q, k, neg, t: ref.info_nce(q, k, neg, temperature=t), ("float",), 2.0,
                  _mistakes_info_nce(), description="info_nce(query, positive_key, negative_keys, temperature)"),
+            # before the NT-Xent pair: the red-team corpus's attacks that end the child process (os._exit, a loop
+            # that ignores its alarm, a memory hog) live there, and functions called after them would be lost too
+            Spec("knn_predict", _knn_cases, knn_predict_reference, ("int",), 2.0, _mistakes_knn(),
+                 description="knn_predict(train_features (N, D), train_labels (N,), test_features (M, D), k, "
+                             "temperature, num_classes) -> (M,) int64"),
             Spec("nt_xent_loop", lambda rng: _nt_xent_cases(rng, "nt_xent_loop", 6),
                  lambda z1, z2, t: ref.nt_xent(z1, z2, t), ("float",), 2.0, _mistakes_nt_xent(),
                  description="nt_xent_loop(z1, z2, temperature), written with Python loops"),
@@ -514,6 +779,8 @@ ARG_NAMES = {
     "rotate_batch": ("images",), "cosine_similarity_matrix": ("a", "b"),
     "info_nce": ("query", "positive_key", "negative_keys", "temperature"),
     "nt_xent_loop": ("z1", "z2", "temperature"), "nt_xent": ("z1", "z2", "temperature"),
+    "random_resized_crop": ("images", "generator", "scale", "ratio", "out_size"),
+    "knn_predict": ("train_features", "train_labels", "test_features", "k", "temperature", "num_classes"),
     "ema_update": ("key_param", "query_param", "momentum"), "dequeue_and_enqueue": ("queue", "ptr", "keys"),
     "moco_logits": ("q", "k", "queue", "temperature"), "moco_loss": ("q", "k", "queue", "temperature"),
     "batch_shuffle_indices": ("n", "generator"), "cpc_scores": ("context", "future", "weight"),

@@ -196,6 +196,77 @@ def adjust_hue(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     return maxc[:, None] - delta[:, None] * weight
 
 
+def crop_boxes(batch: int, height: int, width: int, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), generator=None,
+               device=None) -> torch.Tensor:
+    """(B, 4) float boxes (x0, y0, w, h) in pixels, one drawn per image as torchvision's RandomResizedCrop draws
+    it: up to 10 tries of (area fraction ~ U(scale), log aspect ratio w / h ~ U(log ratio)) per image, w and h
+    rounded to whole pixels, the first try that fits the image is kept, its top-left corner uniform over the
+    positions where it fits; when no try fits, the largest central square. Every random number comes from
+    ``generator``, so the same seed gives the same boxes."""
+    tries = 10
+    area = height * width
+    target = _uniform(scale[0], scale[1], (batch, tries), generator, device) * area
+    log_r = _uniform(math.log(ratio[0]), math.log(ratio[1]), (batch, tries), generator, device)
+    r = torch.exp(log_r)
+    w = torch.sqrt(target * r).round()
+    h = torch.sqrt(target / r).round()
+    ok = (w > 0) & (h > 0) & (w <= width) & (h <= height)
+    first = torch.where(ok.any(1), ok.float().argmax(1), torch.full((batch,), -1, device=device))
+    pick = first.clamp(min=0)[:, None]
+    w, h = w.gather(1, pick)[:, 0], h.gather(1, pick)[:, 0]
+    fallback = first < 0
+    side = float(min(height, width))
+    w = torch.where(fallback, torch.full_like(w, side), w)
+    h = torch.where(fallback, torch.full_like(h, side), h)
+    x0 = torch.floor(torch.rand(batch, generator=generator, device=device) * (width - w + 1))
+    y0 = torch.floor(torch.rand(batch, generator=generator, device=device) * (height - h + 1))
+    x0 = torch.where(fallback, torch.floor((width - w) / 2), x0)
+    y0 = torch.where(fallback, torch.floor((height - h) / 2), y0)
+    return torch.stack([x0, y0, w, h], 1)
+
+
+def resized_crop(images: torch.Tensor, boxes: torch.Tensor, out_size, flip: torch.Tensor | None = None
+                 ) -> torch.Tensor:
+    """Crop image i to its box ``boxes[i] = (x0, y0, w, h)`` (whole pixels: columns x0..x0+w-1, rows
+    y0..y0+h-1), resize it bilinearly to ``out_size`` (an int S for S x S, or (out_h, out_w)) and mirror it
+    left-right where ``flip`` (B,) bool.
+
+    images (B, C, H, W) float, boxes (B, 4) -> (B, C, out_h, out_w), the images' dtype. The same numbers as
+    ``F.interpolate(images[i:i+1, :, y0:y0+h, x0:x0+w], (out_h, out_w), mode="bilinear", align_corners=False)``
+    for each image (no antialiasing; only pixels inside the box are read), done for the whole batch with one
+    ``grid_sample``: output pixel j samples the crop at x0 + (j + 1/2) w / out_w - 1/2, clamped to the box."""
+    b, _, height, width = images.shape
+    out_h, out_w = (out_size, out_size) if isinstance(out_size, int) else (int(out_size[0]), int(out_size[1]))
+    dt, dev = images.dtype, images.device
+    x0, y0, w, h = (v.to(dt)[:, None] for v in boxes.to(dev).unbind(1))  # (B, 1) each
+
+    def source(start, length, size):  # (B, size) pixel coordinates, clamped to the box like F.interpolate
+        j = torch.arange(size, device=dev, dtype=dt)[None]
+        pos = (j + 0.5) * length / size - 0.5
+        return start + torch.minimum(pos.clamp_min(0), length - 1)
+
+    xs, ys = source(x0, w, out_w), source(y0, h, out_h)
+    if flip is not None:
+        xs = torch.where(flip.to(dev)[:, None], xs.flip(1), xs)
+    # grid_sample's align_corners=False coordinates: pixel p of a side of n pixels sits at (2p + 1) / n - 1
+    gx = ((2 * xs + 1) / width - 1)[:, None, :].expand(b, out_h, out_w)
+    gy = ((2 * ys + 1) / height - 1)[:, :, None].expand(b, out_h, out_w)
+    grid = torch.stack([gx, gy], -1)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def random_resized_crop(images: torch.Tensor, generator: torch.Generator | None = None, scale=(0.08, 1.0),
+                        ratio=(3 / 4, 4 / 3), out_size=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """A random resized crop with its own box for every image of a batch (``crop_boxes``, ``resized_crop``).
+
+    images (B, C, H, W) float; out_size an int S (S x S) or None (H x W) -> (crops (B, C, out_h, out_w),
+    boxes (B, 4) int64 (x0, y0, w, h)). The reference of problem set 1's ``random_resized_crop``."""
+    b, _, height, width = images.shape
+    out_size = (height, width) if out_size is None else out_size
+    boxes = crop_boxes(b, height, width, scale, ratio, generator, images.device)
+    return resized_crop(images, boxes, out_size), boxes.long()
+
+
 class BatchAugment(torch.nn.Module):
     """Augment a whole batch on its device; every image gets its own random crop, flip, jitter, grayscale, blur.
 
@@ -218,31 +289,16 @@ class BatchAugment(torch.nn.Module):
 
     # -- the individual steps; each takes per-image random parameters ------------------------------------------
     def crop_boxes(self, batch: int, height: int, width: int, generator=None, device=None) -> torch.Tensor:
-        """(B, 4) boxes (x0, y0, w, h) in pixels, drawn as torchvision's RandomResizedCrop does: up to 10 tries of
-        (area scale, log aspect ratio) per image, falling back to the largest central crop."""
-        c, tries = self.config, 10
-        area = height * width
-        scale = _uniform(c.crop_scale[0], c.crop_scale[1], (batch, tries), generator, device) * area
-        log_r = _uniform(math.log(c.crop_ratio[0]), math.log(c.crop_ratio[1]), (batch, tries), generator, device)
-        ratio = torch.exp(log_r)
-        w = torch.sqrt(scale * ratio).round()
-        h = torch.sqrt(scale / ratio).round()
-        ok = (w > 0) & (h > 0) & (w <= width) & (h <= height)
-        first = torch.where(ok.any(1), ok.float().argmax(1), torch.full((batch,), -1, device=device))
-        pick = first.clamp(min=0)[:, None]
-        w, h = w.gather(1, pick)[:, 0], h.gather(1, pick)[:, 0]
-        fallback = first < 0
-        side = float(min(height, width))
-        w = torch.where(fallback, torch.full_like(w, side), w)
-        h = torch.where(fallback, torch.full_like(h, side), h)
-        x0 = torch.floor(torch.rand(batch, generator=generator, device=device) * (width - w + 1))
-        y0 = torch.floor(torch.rand(batch, generator=generator, device=device) * (height - h + 1))
-        x0 = torch.where(fallback, (width - w) / 2, x0)
-        y0 = torch.where(fallback, (height - h) / 2, y0)
-        return torch.stack([x0, y0, w, h], 1)
+        """(B, 4) float boxes (x0, y0, w, h) in pixels, one per image: ``crop_boxes`` with this config's ranges."""
+        return crop_boxes(batch, height, width, self.config.crop_scale, self.config.crop_ratio, generator, device)
 
     def resized_crop(self, x: torch.Tensor, boxes: torch.Tensor, flip: torch.Tensor) -> torch.Tensor:
-        """Crop each image to its box, mirror it where ``flip`` (B,) bool, resize to S x S (one grid_sample)."""
+        """Crop each image to its box, mirror it where ``flip`` (B,) bool, resize to S x S (one grid_sample).
+
+        It samples the box as a continuous region of the image, so an enlarged crop's edge pixels blend in the
+        pixels just outside the box; the module's ``resized_crop`` reads only inside it (exactly crop, then
+        ``F.interpolate``). Every committed lecture output was trained with this sampler, so moving the training
+        augmentation to ``resized_crop`` waits for the lectures' next default-mode re-execution."""
         b, _, height, width = x.shape
         x0, y0, w, h = boxes.unbind(1)
         theta = torch.zeros(b, 2, 3, device=x.device, dtype=x.dtype)

@@ -202,3 +202,14 @@ def test_moco_variants_treat_none_as_their_default():
     v1 = MoCo.v1(SmallCNN(4), temperature=None, momentum=None, augment=None)
     assert (v1.temperature, v1.momentum) == (0.07, 0.999)
     assert v1.augment.config == MoCo.v1(SmallCNN(4)).augment.config  # v1's recipe, not the constructor's v2 one
+
+
+def test_simclr_treats_a_none_temperature_as_its_default():
+    """ExperimentConfig(temperature=None) reaches SimCLR as None (lecture 06 passes base.temperature on): it must
+    mean the method's own default, and an explicit value must win."""
+    from ssl_course.methods import SimCLR, build_method
+    from ssl_course.models import SmallCNN
+
+    assert SimCLR(SmallCNN(4), temperature=None).temperature == SimCLR.default_temperature == 0.2
+    assert build_method("simclr", SmallCNN(4), temperature=None).temperature == 0.2
+    assert build_method("simclr", SmallCNN(4), temperature=0.5).temperature == 0.5

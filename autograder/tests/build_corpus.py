@@ -4,9 +4,11 @@
 
 The files it writes are committed; edit this script and re-run it to change the corpus."""
 import json, os
-from reference_ps1 import COS, HEAD, INFO, NT, NTL, ROT  # noqa: E402  (run from corpus/, next to this file)
-ALL = {"rotate_batch": ROT, "cosine_similarity_matrix": COS, "info_nce": INFO, "nt_xent_loop": NTL, "nt_xent": NT}
-POINTS = {"rotate_batch": 1, "cosine_similarity_matrix": 1, "info_nce": 2, "nt_xent_loop": 2, "nt_xent": 2}
+from reference_ps1 import COS, CROP, HEAD, INFO, KNN, NT, NTL, ROT  # noqa: E402  (run from corpus/, next to this file)
+ALL = {"rotate_batch": ROT, "random_resized_crop": CROP, "cosine_similarity_matrix": COS, "info_nce": INFO,
+       "nt_xent_loop": NTL, "nt_xent": NT, "knn_predict": KNN}
+POINTS = {"rotate_batch": 1, "random_resized_crop": 2, "cosine_similarity_matrix": 1, "info_nce": 2, "nt_xent_loop": 2,
+          "nt_xent": 2, "knn_predict": 2}
 expected = {}
 
 def ps1(name, replace=None, extra_head="", status=None, feedback=None, flags=False, tail="", doc=""):
@@ -146,6 +148,41 @@ ps1("hardcoded_visible_test.py", doc="returns the visible test's expected number
     replace={"nt_xent": "def nt_xent(z1, z2, temperature=0.5):\n    return torch.tensor(2.0794, dtype=z1.dtype, requires_grad=True)\n",
              "cosine_similarity_matrix": "def cosine_similarity_matrix(a, b):\n    return torch.eye(a.shape[0], b.shape[0], dtype=a.dtype)\n"},
     status={"nt_xent": "wrong", "cosine_similarity_matrix": "wrong"})
+
+# ---- classic mistakes of the augmentation (random_resized_crop) and the evaluation (knn_predict)
+ps1("mistake_crop_one_box_per_batch.py", doc="one crop box drawn for the whole batch (what a v2 transform does to a batch)",
+    replace={"random_resized_crop": CROP.replace("    for i in range(n):\n        for _ in range(10):",
+                                                 "    for i in range(n):\n        if i > 0:\n            crops.append(F.interpolate(images[i:i + 1, :, y0:y0 + h, x0:x0 + w], size=size, mode=\"bilinear\", align_corners=False))\n            boxes.append([x0, y0, w, h])\n            continue\n        for _ in range(10):")},
+    status={"random_resized_crop": "wrong"}, feedback={"random_resized_crop": "same box"})
+ps1("mistake_crop_global_rng.py", doc="the boxes come from torch's global random state, not from the generator",
+    replace={"random_resized_crop": CROP.replace(", generator=generator", "")},
+    status={"random_resized_crop": "wrong"}, feedback={"random_resized_crop": "same seed"})
+ps1("mistake_crop_scale_on_side.py", doc="scale taken as a fraction of the side instead of the area",
+    replace={"random_resized_crop": CROP.replace("area = height * width * (scale[0] + (scale[1] - scale[0]) * float(u[0]))",
+                                                 "area = height * width * (scale[0] + (scale[1] - scale[0]) * float(u[0])) ** 2")},
+    status={"random_resized_crop": "wrong"}, feedback={"random_resized_crop": "side, not the area"})
+ps1("mistake_crop_aspect_swapped.py", doc="w and h swapped: the aspect ratio drawn is h / w",
+    replace={"random_resized_crop": CROP.replace("w, h = round(math.sqrt(area * r)), round(math.sqrt(area / r))",
+                                                 "w, h = round(math.sqrt(area / r)), round(math.sqrt(area * r))")},
+    status={"random_resized_crop": "wrong"}, feedback={"random_resized_crop": "w and h are swapped"})
+ps1("mistake_crop_xy_swapped.py", doc="boxes returned in torchvision's (top, left, height, width) order: x and y swapped",
+    replace={"random_resized_crop": CROP.replace("boxes.append([x0, y0, w, h])", "boxes.append([y0, x0, h, w])")},
+    status={"random_resized_crop": "wrong"}, feedback={"random_resized_crop": "(top, left, height, width)"})
+ps1("mistake_crop_not_resized.py", doc="the crop is resized to the input's size, ignoring out_size",
+    replace={"random_resized_crop": CROP.replace("size = (height, width) if out_size is None else (out_size, out_size)",
+                                                 "size = (height, width)")},
+    status={"random_resized_crop": "wrong"}, feedback={"random_resized_crop": "resized to out_size"})
+ps1("mistake_knn_majority_vote.py", doc="every neighbour votes 1 instead of exp(sim / t)",
+    replace={"knn_predict": KNN.replace("torch.exp(top_sim / temperature)", "torch.ones_like(top_sim)")},
+    status={"knn_predict": "wrong"}, feedback={"knn_predict": "majority vote"})
+ps1("mistake_knn_no_normalization.py", doc="neighbours by dot product: the features are not L2-normalised",
+    replace={"knn_predict": KNN.replace("F.normalize(test_features, dim=1) @ F.normalize(train_features, dim=1).T",
+                                        "test_features @ train_features.T")},
+    status={"knn_predict": "wrong"}, feedback={"knn_predict": "not L2-normalised"})
+ps1("mistake_knn_ties_to_last_class.py", doc="a tie between classes goes to the last one (a Python max over a dict)",
+    replace={"knn_predict": KNN.replace("    return votes.argmax(dim=1)",
+                                        "    return (num_classes - 1 - votes.flip(1).argmax(dim=1))")},
+    status={"knn_predict": "wrong"}, feedback={"knn_predict": "smallest class index"})
 
 # ---- attacks
 ps1("attack_always_equal.py", doc="returns objects that compare equal to anything", replace={"nt_xent": '''class Anything(float):
@@ -318,6 +355,24 @@ ps1("attack_audit_escape.py", doc="tries to remove the runner's guards (gc, audi
         raise RuntimeError(f"a guard was bypassed: {tried}")
     return (z1 * 0).sum()
 '''}, status={"nt_xent": "wrong"})
+ps1("attack_crop_returns_input.py", doc="random_resized_crop returns the images unchanged with whole-image boxes",
+    replace={"random_resized_crop": """def random_resized_crop(images, generator, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), out_size=None):
+    n, _, height, width = images.shape
+    return images.clone(), torch.tensor([[0, 0, width, height]] * n)
+"""}, status={"random_resized_crop": "wrong"}, feedback={"random_resized_crop": "input's size"})
+ps1("attack_knn_reads_caller_frame.py", doc="knn_predict looks for the test labels in its callers' frames",
+    replace={"knn_predict": """def knn_predict(train_features, train_labels, test_features, k=20, temperature=0.07, num_classes=None):
+    import sys
+    frame = sys._getframe(1)
+    while frame is not None:  # the grader's frames, the notebook's globals: anything called like test labels
+        for scope in (frame.f_locals, frame.f_globals):
+            for name in ("test_labels", "y_test", "labels_test", "expected", "answer", "want"):
+                value = scope.get(name)
+                if isinstance(value, torch.Tensor) and value.shape == (len(test_features),):
+                    return value.long()
+        frame = frame.f_back
+    return torch.zeros(len(test_features), dtype=torch.long)
+"""}, status={"knn_predict": "wrong"})
 ps1("attack_syntax_error_cell.py", doc="a .py with a syntax error: nothing can be extracted",
     tail="def broken(:\n    pass\n",
     status={fn: "missing_function" for fn in ALL})

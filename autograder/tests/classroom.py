@@ -1,8 +1,8 @@
 """A small class of PS1 submissions with the file names real downloads have, for the end-to-end tests.
 
     correct     the reference solution                         john.doe_ps1_contrastive_basics.ipynb
-    mistake     nt_xent without the diagonal mask (6/8)        j_smith_ps1_contrastive_basics (1).ipynb
-    crash       every function raises NameError (0/8)          doefrank_12345_67890_ps1_contrastive_basics.ipynb
+    mistake     nt_xent without the diagonal mask (10/12)        j_smith_ps1_contrastive_basics (1).ipynb
+    crash       every function raises NameError (0/12)          doefrank_12345_67890_ps1_contrastive_basics.ipynb
     copy_of     the solution, downloaded from Colab             erin_Copy of ps1_contrastive_basics.ipynb
 """
 from __future__ import annotations
@@ -14,15 +14,15 @@ import nbformat
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = "ps1_contrastive_basics"
-AUTO_POINTS = 8
+AUTO_POINTS = 12
 MASK = 'logits = logits.masked_fill(torch.eye(2 * n, dtype=torch.bool), float("-inf"))\n'
 
-# file name in the download -> (student id both graders must use, isolated score out of 8)
+# file name in the download -> (student id both graders must use, isolated score out of 12)
 CLASS = {
-    f"john.doe_{NOTEBOOK}.ipynb": ("john.doe", 8.0),
-    f"j_smith_{NOTEBOOK} (1).ipynb": ("j_smith", 6.0),
+    f"john.doe_{NOTEBOOK}.ipynb": ("john.doe", 12.0),
+    f"j_smith_{NOTEBOOK} (1).ipynb": ("j_smith", 10.0),
     f"doefrank_12345_67890_{NOTEBOOK}.ipynb": ("doefrank", 0.0),
-    f"erin_Copy of {NOTEBOOK}.ipynb": ("erin", 8.0),
+    f"erin_Copy of {NOTEBOOK}.ipynb": ("erin", 12.0),
 }
 
 

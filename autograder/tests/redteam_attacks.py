@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import textwrap
 
-from autograder.tests.reference_ps1 import COS, HEAD, INFO, NT, NTL, ROT
+from autograder.tests.reference_ps1 import COS, CROP, HEAD, INFO, KNN, NT, NTL, ROT
 
-# the same loss, wrong: the diagonal is not masked (scores 6 of 8)
+# the same loss, wrong: the diagonal is not masked (scores 10 of 12)
 NT_WRONG = '''def nt_xent(z1, z2, temperature=0.5):
     n = z1.shape[0]
     z = F.normalize(torch.cat([z1, z2]), dim=1)
@@ -128,8 +128,8 @@ def nt_xent(z1, z2, temperature=0.5):
 def ps1(replace: dict | None = None, extra: str = "", doc: str = "") -> str:
     replace = replace or {}
     parts = [f'"""{doc}"""\n' if doc else "", HEAD, TOOLS if extra else "", extra]
-    for name, src in (("rotate_batch", ROT), ("cosine_similarity_matrix", COS), ("info_nce", INFO),
-                      ("nt_xent_loop", NTL), ("nt_xent", NT)):
+    for name, src in (("rotate_batch", ROT), ("random_resized_crop", CROP), ("cosine_similarity_matrix", COS),
+                      ("info_nce", INFO), ("nt_xent_loop", NTL), ("nt_xent", NT), ("knn_predict", KNN)):
         src = replace.get(name, src)
         if src:
             parts.append("\n\n" + src)

@@ -52,7 +52,7 @@ def test_reports_written(graded):
     csv_text = (out / "grades.csv").read_text()
     assert csv_text.count("\n") == len(reports) + 1
     gradescope = json.loads((out / "correct_vectorized.results.json").read_text())
-    assert gradescope["score"] == 8 and len(gradescope["tests"]) == 5
+    assert gradescope["score"] == 12 and len(gradescope["tests"]) == 7
     assert all(t["status"] == "passed" for t in gradescope["tests"])
 
 

@@ -94,33 +94,33 @@ def _submissions(folder: Path) -> dict:
     (outside / "solution.py").write_text(A.ps1())
     files = {
         # classmates whose scores must never move
-        "victim_a.py": (A.ps1(), 8),
-        "victim_b.py": (A.ps1({"nt_xent": A.NT_WRONG}), 6),
-        "zz_victim.py": (A.ps1(), 8),  # graded last: the damage attack runs before it
+        "victim_a.py": (A.ps1(), 12),
+        "victim_b.py": (A.ps1({"nt_xent": A.NT_WRONG}), 10),
+        "zz_victim.py": (A.ps1(), 12),  # graded last: the damage attack runs before it
         # reading the reference, by three routes that raise no audit event (or bypass the hook)
-        "steal_torch_from_file.py": (A.steal_with("torch_from_file"), 6),
-        "steal_fork_exec_cat.py": (A.steal_with("fork_exec_cat"), 6),
-        "steal_open_raw.py": (A.steal_with("open_after_audit_hook"), 6),
+        "steal_torch_from_file.py": (A.steal_with("torch_from_file"), 10),
+        "steal_fork_exec_cat.py": (A.steal_with("fork_exec_cat"), 10),
+        "steal_open_raw.py": (A.steal_with("open_after_audit_hook"), 10),
         # a classmate: copy their function, overwrite their file
-        "copy_classmate.py": (A.ps1({"nt_xent": ""}, extra=A.COPY_CLASSMATE), 6),
-        "damage_classmate.py": (A.ps1({"rotate_batch": ""}, extra=A.DAMAGE_CLASSMATE), 8),
+        "copy_classmate.py": (A.ps1({"nt_xent": ""}, extra=A.COPY_CLASSMATE), 10),
+        "damage_classmate.py": (A.ps1({"rotate_batch": ""}, extra=A.DAMAGE_CLASSMATE), 12),
         # the grader and the parallel child: SIGKILL through pidfds
-        "signal_grader.py": (A.ps1({"rotate_batch": ""}, extra=A.SIGNAL_GRADER.replace("TOKEN", TOKEN)), 8),
+        "signal_grader.py": (A.ps1({"rotate_batch": ""}, extra=A.SIGNAL_GRADER.replace("TOKEN", TOKEN)), 12),
         # leave the process tree, wait for the grader to exit, rewrite the reports
-        "escape_tree.py": (A.ps1({"rotate_batch": ""}, extra=A.ESCAPE.replace("MARKER", MARK)), 8),
+        "escape_tree.py": (A.ps1({"rotate_batch": ""}, extra=A.ESCAPE.replace("MARKER", MARK)), 12),
         # fill the disk: ENOSPC in the namespace's 64 MB /tmp; the watchdog's quota in the fallback
-        "fill_tmp.py": (A.ps1({"rotate_batch": ""}, extra=A.FILL_TMP), {"namespaces": 8, "unprivileged_user": 0}),
+        "fill_tmp.py": (A.ps1({"rotate_batch": ""}, extra=A.FILL_TMP), {"namespaces": 12, "unprivileged_user": 0}),
         # honest code the old extractor dropped
-        "honest_constants.py": (A.ps1({"nt_xent": A.HONEST_CONSTANTS}), 8),
-        "honest_alias.py": (A.ps1({"nt_xent": A.HONEST_ALIAS, "cosine_similarity_matrix": ""}), 8),
+        "honest_constants.py": (A.ps1({"nt_xent": A.HONEST_CONSTANTS}), 12),
+        "honest_alias.py": (A.ps1({"nt_xent": A.HONEST_ALIAS, "cosine_similarity_matrix": ""}), 12),
         # names: a formula (the student id rules of autograder.ids make it "1_2"), and a student whose id collides
         # with another student's report file (carol's Gradescope report is carol.results.json). Two files whose ids
         # are the same ("dave_smith", "dave smith") are two uploads of one student: the newer is graded and the
         # other listed as not graded (test_ids.py, test_two_downloads_of_one_student_grade_the_newer_and_say_so)
-        "=1+2.py": (A.ps1(), 8),
-        "carol.py": (A.ps1(), 8),
-        "carol.results.py": (A.ps1({"nt_xent": A.NT_WRONG}), 6),
-        "dave_smith.py": (A.ps1(), 8),
+        "=1+2.py": (A.ps1(), 12),
+        "carol.py": (A.ps1(), 12),
+        "carol.results.py": (A.ps1({"nt_xent": A.NT_WRONG}), 10),
+        "dave_smith.py": (A.ps1(), 12),
     }
     for name, (src, _) in files.items():
         (folder / name).write_text(src)
@@ -130,7 +130,7 @@ def _submissions(folder: Path) -> dict:
     os.mkfifo(folder / "fifo.py")
     (folder / "link_to_solution.py").symlink_to(outside / "solution.py")
     (folder / "linked_folder").symlink_to(outside, target_is_directory=True)
-    expected = {"victim_a": 8, "victim_b": 6, "zz_victim": 8, "huge_sparse": 0, "fifo": 0, "link_to_solution": 0,
+    expected = {"victim_a": 12, "victim_b": 10, "zz_victim": 12, "huge_sparse": 0, "fifo": 0, "link_to_solution": 0,
                 "linked_folder": 0}
     if os.geteuid() == 0:
         os.mknod(folder / "device.py", 0o600 | stat.S_IFCHR, os.makedev(1, 3))  # /dev/null's numbers
@@ -204,7 +204,7 @@ def test_refusals_collisions_and_csv(graded, mode):
     students = {r["student"]: name for name, r in reports.items()}
     assert {"carol", "carol.results", "dave_smith", "1_2"} <= set(students)
     assert len({students[s] for s in ("carol", "carol.results")}) == 2
-    assert json.loads((out / f"{students['carol']}.results.json").read_text())["score"] == 8
+    assert json.loads((out / f"{students['carol']}.results.json").read_text())["score"] == 12
     # CSV: no cell starts a formula (the id rules already drop "="; the CSV writer escapes any cell that would)
     rows = (out / "grades.csv").read_text().splitlines()
     assert rows and not any(cell[:1] in "=+-@" for row in rows for cell in row.split(",") if cell)
@@ -290,11 +290,11 @@ def test_a_killed_grader_loses_no_finished_report_and_a_rerun_completes(tmp_path
     finished = {p.name: json.loads(p.read_text()) for p in out.glob("student*.json")
                 if not p.name.endswith(".results.json")}
     assert "student0.json" in finished and len(finished) < 3
-    assert all(r["complete"] and r["score"] == 8 for r in finished.values())
+    assert all(r["complete"] and r["score"] == 12 for r in finished.values())
     assert not (out / "grades.csv").exists()
     mtimes = {name: (out / name).stat().st_mtime_ns for name in finished}
     reports = grade_path(subs, "ps1", out, seed=SEED, limits=sandbox.Limits(**LIMITS))
-    assert [r["score"] for r in reports] == [8, 8, 8]
+    assert [r["score"] for r in reports] == [12, 12, 12]
     assert all(r.get("resumed") for r in reports if f"{r['report_name']}.json" in finished)
     assert {name: (out / name).stat().st_mtime_ns for name in finished} == mtimes  # not regraded
     assert (out / "grades.csv").read_text().count("\n") == 4

@@ -52,6 +52,62 @@ def test_reference_kernels_pass_their_own_checks():
         assert run_checks(name, fn, seed=5).status == "passed", name
 
 
+def test_crop_and_knn_references_pass_their_own_checks():
+    """The library's kernels, called with the notebook's signatures, pass the checks students are held to."""
+    from ssl_course import augment, evaluate
+
+    def crop(images, generator, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), out_size=None):
+        return augment.random_resized_crop(images, generator, scale, ratio, out_size)
+
+    def knn(train, labels, test, k=20, temperature=0.07, num_classes=None):
+        return evaluate.knn_predict(train, labels, test, k=k, temperature=temperature, num_classes=num_classes)
+
+    for seed in (5, 6):
+        assert run_checks("random_resized_crop", crop, seed=seed).status == "passed"
+        assert run_checks("knn_predict", knn, seed=seed).status == "passed"
+
+
+def _variant(source: str, old: str, new: str):
+    """A function of the correct PS1 sources (reference_ps1) with one line changed: a student's mistake."""
+    from autograder.tests import reference_ps1
+    assert old in source
+    ns: dict = {}
+    exec(reference_ps1.HEAD + source.replace(old, new), ns)  # noqa: S102 - our own test code
+    return next(v for k, v in ns.items() if k in ("random_resized_crop", "knn_predict"))
+
+
+def _crop_resize(mode_args):
+    from autograder.tests.reference_ps1 import CROP
+    return _variant(CROP, 'F.interpolate(crop, size=size, mode="bilinear", align_corners=False)',
+                    f"F.interpolate(crop, size=size, {mode_args})")
+
+
+def _knn_weight(expression):
+    from autograder.tests.reference_ps1 import KNN
+    return _variant(KNN, "torch.exp(top_sim / temperature)", expression)
+
+
+# wrong implementations beyond the red-team corpus's (which pins the others through the isolated grader): each must
+# fail the in-process checks (nbgrader's path) with feedback that names its mistake
+@pytest.mark.parametrize("name, make, words", [
+    ("random_resized_crop", lambda: _crop_resize('mode="bilinear", align_corners=True'), "align_corners=True"),
+    ("random_resized_crop", lambda: _crop_resize('mode="nearest"'), "nearest-neighbour"),
+    ("random_resized_crop", lambda: _crop_resize('mode="bilinear", antialias=True'), "antialiasing"),
+    ("knn_predict", lambda: _knn_weight("torch.exp(top_sim)"), "temperature is missing"),
+    ("knn_predict", lambda: _knn_weight("top_sim"), "similarity itself"),
+    ("knn_predict", lambda: _variant(__import__("autograder.tests.reference_ps1", fromlist=["KNN"]).KNN,
+                                     "sim.topk(k, dim=1)", "sim.topk(k, dim=1, largest=False)"), "least similar"),
+    ("knn_predict", lambda: _variant(__import__("autograder.tests.reference_ps1", fromlist=["KNN"]).KNN,
+                                     "top_sim, top_idx = sim.topk(k, dim=1)",
+                                     "top_sim, top_idx = sim.topk(min(k + 1, sim.shape[1]), dim=1)\n    "
+                                     "top_sim, top_idx = top_sim[:, 1:], top_idx[:, 1:]"), "nearest neighbour is skipped"),
+])
+def test_crop_and_knn_mistakes_are_named(name, make, words):
+    for seed in (0, 1):
+        result = run_checks(name, make(), seed=seed)
+        assert result.status == "wrong" and words in result.feedback, result
+
+
 def test_rotate_batch_reference():
     x = torch.arange(8).reshape(2, 1, 2, 2)
     rotated, labels = losses.rotate_batch(x)
@@ -164,7 +220,7 @@ def test_seed_is_recorded_and_replays(tmp_path):
         not np.array_equal(plan("ps1", 124)[2][k], a1[k]) for k in a1)
     report = grade_file(REPO / "autograder" / "tests" / "corpus" / "mistake_missing_functions.py", "ps1",
                         seed=99, limits=FAST)
-    assert report["seed"] == 99 and report["score"] == 2
+    assert report["seed"] == 99 and report["score"] == 6  # rotate_batch 1 + cosine 1 + the crop 2 + the kNN 2
 
 
 def test_ps2_ps3_through_the_isolated_grader(tmp_path):
@@ -194,9 +250,9 @@ def test_cli_grade_writes_reports(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(sub), "--assignment", "ps1", "--out",
                            str(tmp_path), "--seed", "5"], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert "6/8" in proc.stdout
+    assert "10/12" in proc.stdout
     results = json.loads((tmp_path / "results.json").read_text())
-    assert results["score"] == 6 and "seed 5" in results["output"]
+    assert results["score"] == 10 and "seed 5" in results["output"]
     assert (tmp_path / "grades.csv").read_text().startswith("student,score")
 
 

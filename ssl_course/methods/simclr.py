@@ -14,17 +14,20 @@ class SimCLR(Method):
     """h = f(x) is the representation kept after training; z = g(h) is what the loss compares.
 
     encoder: any module with ``feature_dim``; head_layers: 2 (MLP, the paper), 1 (linear) or 0 (no head, the
-    ablation); temperature: t of NT-Xent (default 0.2: the value the course's CPU-scale runs use, lecture 03's
+    ablation); temperature: t of NT-Xent (None: ``default_temperature`` = 0.2, the value the course's CPU-scale runs use, lecture 03's
     temperature ablation; the paper's CIFAR-10 value 0.5 is set by the GPU presets in ``ssl_course.cli``); gather: optional function that concatenates embeddings from all
     processes with gradients (set by the distributed trainer), so negatives come from the global batch.
     """
 
+    default_temperature = 0.2  # what temperature=None means
+
     def __init__(self, encoder: nn.Module, projection_dim: int = 128, hidden_dim: int = 512, head_layers: int = 2,
-                 temperature: float = 0.2, augment: BatchAugment | None = None, image_size: int = 32):
+                 temperature: float | None = None, augment: BatchAugment | None = None, image_size: int = 32):
         super().__init__(augment if augment is not None else BatchAugment.recipe("simclr", image_size))
         self.encoder = encoder
         self.projector = ProjectionHead(encoder.feature_dim, hidden_dim, projection_dim, head_layers)
-        self.temperature = temperature
+        # None: the method's own default (what ExperimentConfig(temperature=None) means)
+        self.temperature = self.default_temperature if temperature is None else temperature
         self.gather = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
