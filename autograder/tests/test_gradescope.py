@@ -71,7 +71,7 @@ CORRECT = f"john.doe_{classroom.NOTEBOOK}.ipynb"
 def test_reference_solution_gets_full_marks(autograder_zip, tmp_path):
     results = _gradescope(autograder_zip, tmp_path, {f"{classroom.NOTEBOOK}.ipynb": _nb(CORRECT)})
     assert results["score"] == classroom.AUTO_POINTS
-    assert len(results["tests"]) == 5 and all(t["status"] == "passed" for t in results["tests"])
+    assert len(results["tests"]) == 7 and all(t["status"] == "passed" for t in results["tests"])
 
 
 def test_a_pdf_only_upload_gets_zero_and_a_message(autograder_zip, tmp_path):
@@ -90,7 +90,7 @@ def test_two_notebooks_grade_the_right_one_and_say_which(autograder_zip, tmp_pat
         "scratch.ipynb": nbformat.writes(scratch).encode(),
         f"Copy of {classroom.NOTEBOOK}.ipynb": _nb(f"j_smith_{classroom.NOTEBOOK} (1).ipynb"),
     })
-    assert results["score"] == 6  # the mistake notebook (diagonal not masked), not the scratch file
+    assert results["score"] == 10  # the mistake notebook (diagonal not masked: 12 - 2), not the scratch file
     assert f"graded Copy of {classroom.NOTEBOOK}.ipynb" in results["output"]
     assert "not graded: scratch.ipynb" in results["output"]
     nt_xent = next(t for t in results["tests"] if t["name"] == "nt_xent")

@@ -80,7 +80,7 @@ def test_grade_lists_unmatched_files_and_exits_1(tmp_path):
                            str(tmp_path / "out"), "--seed", "1", "--timeout", "60"], cwd=REPO, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "alice: 0/8" in proc.stdout
+    assert "alice: 0/12" in proc.stdout
     lines = proc.stderr.strip().splitlines()
     assert f"not graded: {NB}.ipynb: the file name does not say which student" in proc.stderr
     assert "not graded: alice_report.pdf: not a notebook" in lines[-1] or "alice_report.pdf" in proc.stderr
