@@ -378,3 +378,31 @@ class BatchAugment(torch.nn.Module):
         if c.invert_p > 0:  # drawn only when used, so the other recipes' random streams are unchanged
             x = self.random_invert(x, generator)
         return x
+
+
+class MultiCrop(torch.nn.Module):
+    """Multi-crop (SwAV, Caron et al. 2020; DINO): ``num_global`` large crops at ``image_size`` and ``num_local``
+    small crops at ``local_size`` of every image, each batched on the device with per-image parameters
+    (``BatchAugment``). The small crops cover a small part of the image (``local_scale``), so predicting a large
+    crop's code from a small one teaches local-to-global correspondence, at a fraction of the cost of a large crop.
+
+    forward(images (B, 3, H, W) uint8 or float, generator) -> list of num_global tensors (B, 3, S, S) followed by
+    num_local tensors (B, 3, s, s), float32 in [0, 1]. Defaults: the papers' 2 global crops with scale (0.14, 1)
+    (DINO's; SwAV uses (0.14, 1) too) and local crops with scale (0.05, 0.14), at 32 -> 16 pixels for this
+    course's 32 x 32 images (the papers: 224 -> 96).
+    """
+
+    def __init__(self, image_size: int = 32, local_size: int | None = None, num_global: int = 2, num_local: int = 4,
+                 global_scale=(0.14, 1.0), local_scale=(0.05, 0.14), config: AugmentConfig | None = None):
+        super().__init__()
+        if num_global < 1 or num_local < 0:
+            raise ValueError(f"need num_global >= 1 and num_local >= 0, got {num_global} and {num_local}")
+        base = config or AugmentConfig.recipe("simclr", image_size)
+        local_size = local_size or max(8, image_size // 2)
+        self.global_view = BatchAugment(image_size, base.with_(crop_scale=tuple(global_scale)))
+        self.local_view = BatchAugment(local_size, base.with_(crop_scale=tuple(local_scale)))
+        self.num_global, self.num_local = num_global, num_local
+
+    def forward(self, images: torch.Tensor, generator: torch.Generator | None = None) -> list[torch.Tensor]:
+        return [self.global_view(images, generator) for _ in range(self.num_global)] + \
+               [self.local_view(images, generator) for _ in range(self.num_local)]

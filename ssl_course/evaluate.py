@@ -246,3 +246,52 @@ def decode_factors(train_features, train_factors: dict, test_features, test_fact
         else:
             scores[name] = ridge_r2(train_features, train_values, test_features, test_factors[name])
     return scores
+
+
+# --------------------------------------------------------------------------------------------------------------
+# what a loss without negatives must avoid: collapse; and what contrastive losses optimise (Wang & Isola 2020)
+# --------------------------------------------------------------------------------------------------------------
+
+def alignment(z1: torch.Tensor, z2: torch.Tensor, alpha: float = 2.0) -> float:
+    """Wang & Isola (2020)'s alignment: E || f(x) - f(y) ||_2^alpha over positive pairs, on l2-normalised
+    features. z1, z2: (N, D) embeddings of two views of the same N images (row i with row i). 0 when every pair
+    maps to the same point; at most 2^alpha. Lower is better."""
+    z1, z2 = F.normalize(z1.float(), dim=1), F.normalize(z2.float(), dim=1)
+    return float((z1 - z2).norm(dim=1).pow(alpha).mean())
+
+
+def uniformity(z: torch.Tensor, t: float = 2.0) -> float:
+    """Wang & Isola (2020)'s uniformity: log E exp(-t || f(x) - f(y) ||^2) over pairs of different images, on
+    l2-normalised features. z: (N, D), N >= 2. 0 for a collapsed encoder (every distance 0); more negative is more
+    uniform (about -t * 2 = -4 at t = 2 for points spread evenly on a high-dimensional sphere). Computed with
+    log-sum-exp, so large t cannot underflow to log 0."""
+    z = F.normalize(z.float(), dim=1)
+    if len(z) < 2:
+        raise ValueError("uniformity needs at least 2 embeddings")
+    sq_dist = torch.pdist(z, p=2).pow(2)  # (N (N - 1) / 2,) distinct pairs
+    return float(torch.logsumexp(-t * sq_dist, dim=0) - np.log(len(sq_dist)))
+
+
+def output_std(z: torch.Tensor) -> float:
+    """SimSiam's collapse monitor (Chen & He 2021, figure 2): the standard deviation over the batch of the
+    l2-normalised output, per dimension, averaged over dimensions. z: (N, D). 0 for a collapsed output (every
+    image maps to one point); about 1 / sqrt(D) for outputs spread like a Gaussian."""
+    return float(F.normalize(z.float(), dim=1).std(dim=0).mean())
+
+
+def effective_rank(z: torch.Tensor) -> float:
+    """Roy & Vetterli (2007)'s effective rank of the (N, D) embedding matrix: exp of the entropy of its normalised
+    singular values (of the centred features). 1 when everything lies on one line (dimensional collapse), D when
+    every direction carries equal variance."""
+    z = z.double() - z.double().mean(0)
+    s = torch.linalg.svdvals(z)
+    if float(s.sum()) == 0.0:
+        return 1.0  # a constant output: no direction at all, counted as the lowest rank
+    p = s / s.sum()
+    p = p[p > 0]
+    return float(torch.exp(-(p * p.log()).sum()))
+
+
+def collapse_monitor(z: torch.Tensor) -> dict[str, float]:
+    """{"output_std": ``output_std``, "effective_rank": ``effective_rank``} of an (N, D) batch of outputs."""
+    return {"output_std": output_std(z), "effective_rank": effective_rank(z)}

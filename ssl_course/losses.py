@@ -10,7 +10,7 @@ Shapes use N for the batch, D for the embedding dimension, K for the queue lengt
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from typing import Callable, Iterable
 
 import torch
 import torch.nn.functional as F
@@ -33,6 +33,12 @@ __all__ = [
     "cpc_scores",
     "cpc_loss",
     "rotate_batch",
+    "negative_cosine",
+    "normalized_mse",
+    "sinkhorn_knopp",
+    "swapped_prediction_loss",
+    "dino_loss",
+    "dino_center_update",
 ]
 
 
@@ -221,3 +227,147 @@ def cpc_loss(context: torch.Tensor, futures: torch.Tensor, weights: torch.Tensor
     per_step = torch.stack([F.cross_entropy(cpc_scores(context, futures[:, k], weights[k]), labels)
                             for k in range(num_steps)])
     return per_step.mean() if reduction == "mean" else per_step
+
+
+
+# --------------------------------------------------------------------------------------------------------------
+# learning without negatives (lecture 07, problem set 4): BYOL, SimSiam, SwAV, DINO
+# --------------------------------------------------------------------------------------------------------------
+
+def negative_cosine(p: torch.Tensor, z: torch.Tensor, stop_gradient: bool = True) -> torch.Tensor:
+    """SimSiam's D(p, z) = -cos(p, stopgrad(z)), averaged over the batch (Chen & He 2021, eq. 1).
+
+    p: (N, D) predictions of one view; z: (N, D) projections of the other view. With ``stop_gradient`` (the paper)
+    no gradient reaches z; False is the ablation that collapses. Returns a scalar in [-1, 1]; the symmetric loss
+    is (D(p1, z2) + D(p2, z1)) / 2.
+    """
+    if p.shape != z.shape or p.dim() != 2:
+        raise ValueError(f"p and z must both be (N, D), got {tuple(p.shape)} and {tuple(z.shape)}")
+    z = z.detach() if stop_gradient else z
+    return -(F.normalize(p.float(), dim=1) * F.normalize(z.float(), dim=1)).sum(1).mean()
+
+
+def normalized_mse(p: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """BYOL's loss for one view pair (Grill et al. 2020, eq. 2): || p/|p| - z/|z| ||^2 = 2 - 2 cos(p, z), averaged
+    over the batch. p: (N, D) online predictions; z: (N, D) target projections, detached here (the target network
+    is moved by EMA only, never by this gradient). Returns a scalar in [0, 4]."""
+    if p.shape != z.shape or p.dim() != 2:
+        raise ValueError(f"p and z must both be (N, D), got {tuple(p.shape)} and {tuple(z.shape)}")
+    cos = (F.normalize(p.float(), dim=1) * F.normalize(z.detach().float(), dim=1)).sum(1)
+    return (2.0 - 2.0 * cos).mean()
+
+
+def _identity_reduce(tensor: torch.Tensor, op: str) -> torch.Tensor:
+    return tensor
+
+
+@torch.no_grad()
+def sinkhorn_knopp(scores: torch.Tensor, epsilon: float = 0.05, iterations: int = 3,
+                   all_reduce: Callable[[torch.Tensor, str], torch.Tensor] | None = None) -> torch.Tensor:
+    """SwAV's online codes (Caron et al. 2020, section 3.1 and appendix A.1): the assignment Q of N samples to K
+    prototypes that maximises Tr(Q^T C) + epsilon H(Q) under equipartition, by ``iterations`` rounds of
+    Sinkhorn-Knopp on exp(C / epsilon).
+
+    scores: (N, K) prototype scores C (cosines of the normalised embeddings and prototypes); epsilon: the entropy
+    weight (0.05 in the paper); iterations: 3 in the paper. Each round first gives every prototype (column) a total
+    mass of 1/K, then every sample (row) a mass of 1/B; the result is scaled by B, so **each row sums to 1** (a
+    distribution over prototypes per sample) and each column sums to about B/K (exactly, as iterations grow).
+    Returns (N, K) float32 without gradient (the codes are targets).
+
+    The same iterations as the paper's pseudo-code, written with log-sum-exp: the paper's exp(C / epsilon)
+    underflows to 0 for a sample whose scores are all far below the batch's best (a whole row of zeros, then
+    0 / 0), the log-domain form does not. all_reduce: under torchrun, ``all_reduce(tensor, op)`` with op "sum" or
+    "max" reducing over ranks (``ssl_course.distributed.all_reduce``): the column sums and B are then the global
+    batch's (rows are per sample, local to each rank), so every rank computes its rows of the global solution.
+    """
+    if scores.dim() != 2:
+        raise ValueError(f"scores must be (N, K), got {tuple(scores.shape)}")
+    if epsilon <= 0 or iterations < 1:
+        raise ValueError(f"need epsilon > 0 and iterations >= 1, got {epsilon} and {iterations}")
+    reduce = all_reduce if all_reduce is not None else _identity_reduce
+
+    def global_logsumexp(x: torch.Tensor, dim: int | None) -> torch.Tensor:
+        """log sum exp over ``dim`` of the global batch (dim 0, the samples, spans ranks; None: everything)."""
+        top = x.amax() if dim is None else x.amax(dim, keepdim=True)
+        top = reduce(top.clone(), "max")
+        total = torch.exp(x - top).sum() if dim is None else torch.exp(x - top).sum(dim, keepdim=True)
+        return top + torch.log(reduce(total, "sum"))
+
+    log_q = scores.float() / epsilon  # (N, K)
+    num_prototypes = log_q.shape[1]
+    batch = reduce(torch.tensor(float(log_q.shape[0]), device=log_q.device), "sum")  # B, the global batch size
+    log_q = log_q - global_logsumexp(log_q, None)
+    for _ in range(iterations):
+        log_q = log_q - global_logsumexp(log_q, 0) - math.log(num_prototypes)  # every prototype: mass 1/K
+        log_q = log_q - torch.logsumexp(log_q, dim=1, keepdim=True) - torch.log(batch)  # every sample: 1/B
+    return torch.exp(log_q + torch.log(batch))  # (N, K), rows sum to 1
+
+
+def swapped_prediction_loss(scores: torch.Tensor, codes: torch.Tensor, temperature: float = 0.1) -> torch.Tensor:
+    """SwAV's swapped prediction (Caron et al. 2020, eq. 1 and 2, with multi-crop).
+
+    scores: (V, N, K) prototype scores of V crops of the same N images; codes: (C, N, K) the Sinkhorn codes of the
+    first C crops (the large ones), each row a distribution over the K prototypes. For every code crop i and every
+    other crop v != i, crop v predicts crop i's code: l(z_v, q_i) = -sum_k q_ik log softmax(scores_v / t)_k.
+    Returns the mean over the batch of (1/C) sum_i (1/(V-1)) sum_{v != i} l(z_v, q_i), as the paper's code
+    averages it. No gradient flows into ``codes``.
+    """
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    if scores.dim() != 3 or codes.dim() != 3 or codes.shape[1:] != scores.shape[1:]:
+        raise ValueError(f"scores must be (V, N, K) and codes (C, N, K), got {tuple(scores.shape)} and "
+                         f"{tuple(codes.shape)}")
+    num_views, num_codes = scores.shape[0], codes.shape[0]
+    if num_views < 2 or num_codes > num_views:
+        raise ValueError(f"need at least 2 crops and no more code crops ({num_codes}) than crops ({num_views})")
+    log_p = F.log_softmax(scores.float() / temperature, dim=-1)  # (V, N, K)
+    total = scores.new_zeros((), dtype=torch.float32)
+    for i in range(num_codes):
+        q = codes[i].detach().float()
+        others = [v for v in range(num_views) if v != i]
+        total = total + torch.stack([-(q * log_p[v]).sum(-1).mean() for v in others]).mean()
+    return total / num_codes
+
+
+def dino_loss(student: torch.Tensor, teacher: torch.Tensor, center: torch.Tensor, student_temperature: float = 0.1,
+              teacher_temperature: float = 0.04) -> torch.Tensor:
+    """DINO's self-distillation loss (Caron et al. 2021, algorithm 1, with multi-crop).
+
+    student: (V, N, K) the student's outputs for V crops (the first T of them are the global crops the teacher
+    also sees); teacher: (T, N, K) the teacher's outputs for the T global crops; center: (K,) the running mean of
+    the teacher's outputs. Teacher targets P_t = softmax((teacher - center) / teacher_temperature) (centering,
+    then sharpening with a temperature below the student's); student log-probabilities log softmax(student /
+    student_temperature). Every pair of a teacher crop i and a *different* student crop v contributes the cross
+    entropy -sum_k P_t[i] log P_s[v]; returns its mean over the batch and over the pairs. No gradient reaches the
+    teacher or the center.
+    """
+    if student_temperature <= 0 or teacher_temperature <= 0:
+        raise ValueError("temperatures must be > 0")
+    if student.dim() != 3 or teacher.dim() != 3 or teacher.shape[1:] != student.shape[1:] \
+            or teacher.shape[0] > student.shape[0] or center.shape != student.shape[-1:]:
+        raise ValueError(f"student must be (V, N, K), teacher (T <= V, N, K) and center (K,), got "
+                         f"{tuple(student.shape)}, {tuple(teacher.shape)} and {tuple(center.shape)}")
+    targets = F.softmax((teacher.detach().float() - center.detach().float()) / teacher_temperature, dim=-1)
+    log_p = F.log_softmax(student.float() / student_temperature, dim=-1)
+    terms = [-(targets[i] * log_p[v]).sum(-1).mean()
+             for i in range(teacher.shape[0]) for v in range(student.shape[0]) if v != i]
+    if not terms:
+        raise ValueError("need at least one student crop that is not the teacher's crop")
+    return torch.stack(terms).mean()
+
+
+@torch.no_grad()
+def dino_center_update(center: torch.Tensor, teacher: torch.Tensor, momentum: float = 0.9,
+                       all_reduce: Callable[[torch.Tensor, str], torch.Tensor] | None = None) -> torch.Tensor:
+    """DINO's centering update: c <- m c + (1 - m) mean of the teacher's outputs over the batch (all its crops).
+
+    center: (K,); teacher: (T, N, K) or (N, K) teacher outputs (never the student's: the center tracks the
+    teacher); momentum m (0.9 in the paper). all_reduce: under torchrun, ``all_reduce(tensor, "sum")`` over ranks
+    (``ssl_course.distributed.all_reduce``), so the mean is over the global batch. Returns the new center (K,) (the input is not modified)."""
+    if not 0.0 <= momentum <= 1.0:
+        raise ValueError(f"momentum must be in [0, 1], got {momentum}")
+    outputs = teacher.detach().float().reshape(-1, teacher.shape[-1])
+    total, count = outputs.sum(0), torch.tensor([float(len(outputs))], device=outputs.device)
+    if all_reduce is not None:
+        total, count = all_reduce(total, "sum"), all_reduce(count, "sum")
+    return ema_update(center.float(), total / count, momentum)

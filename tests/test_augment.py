@@ -395,3 +395,16 @@ def test_ablation_halves_are_the_recipe_with_one_half_switched_off():
     assert base.colour_only() == base.with_(crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0))
     assert base.crop_only() == base.with_(jitter_p=0.0, gray_p=0.0)
     assert base.crop_only().crop_scale == (0.5, 1.0) and base.colour_only().jitter == base.jitter
+
+
+def test_multicrop_gives_global_then_local_views_each_drawn_per_image():
+    from ssl_course.augment import MultiCrop
+    images = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8)
+    crops = MultiCrop(32, num_global=2, num_local=3)(images, torch.Generator().manual_seed(0))
+    assert [tuple(c.shape) for c in crops] == [(6, 3, 32, 32)] * 2 + [(6, 3, 16, 16)] * 3
+    again = MultiCrop(32, num_global=2, num_local=3)(images, torch.Generator().manual_seed(0))
+    assert all(torch.equal(a, b) for a, b in zip(crops, again))
+    assert not torch.equal(crops[0], crops[1])  # two different global views
+    assert not torch.equal(crops[2][0], crops[2][1])  # per-image parameters
+    box_areas = MultiCrop(32).local_view.crop_boxes(500, 32, 32, torch.Generator().manual_seed(1))[:, 2:].prod(1)
+    assert float(box_areas.max()) <= 0.14 * 1024 * 1.3  # local crops cover a small part (rounding to pixels)
