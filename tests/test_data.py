@@ -253,5 +253,6 @@ def test_the_cli_offers_every_dataset_an_experiment_can_use():
     from ssl_course.cli import parse_args
     from ssl_course.data import experiment_datasets
 
-    assert set(experiment_datasets()) == {"shapes", "digits", "photo_crops", "cifar10", "stl10", "folder"}
+    assert set(experiment_datasets()) == {"shapes", "captioned_shapes", "digits", "photo_crops", "cifar10", "stl10",
+                                       "folder"}
     assert parse_args(["demo", "--dataset", "photo_crops"]).dataset == "photo_crops"

@@ -36,3 +36,7 @@ __all__ += ["SequenceDataset", "load_speakers", "make_speakers"]
 from .clips import ClipDataset, make_clips  # noqa: E402  (colour tracking)
 
 __all__ += ["ClipDataset", "make_clips"]
+from .captions import (FACTOR_WORDS, CaptionedImageDataset, add_captions, caption_vocabulary,  # noqa: E402
+                       make_captions)  # (CLIP: image-text pairs)
+
+__all__ += ["CaptionedImageDataset", "add_captions", "caption_vocabulary", "make_captions", "FACTOR_WORDS"]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .base import ImageDataset, stratified_split
+from .captions import add_captions
 from .bundled import load_digits, load_photos
 from .files import default_root, read_cifar10, read_image_folder, read_stl10
 from .photo_crops import make_photo_crops
@@ -35,6 +36,7 @@ class DatasetSpec:
     sizes: dict = field(default_factory=dict)
     train_split: str = "train"
     test_fraction: float | None = None
+    captioned: bool = False  # each image has a caption (``CaptionedImageDataset``): what CLIP trains on
 
     @property
     def generated(self) -> bool:
@@ -42,13 +44,19 @@ class DatasetSpec:
         return bool(self.sizes)
 
 
-def _shapes(split, root, download, num_images, image_size, seed):
-    if split not in DATASETS["shapes"].sizes:
-        raise ValueError(f"shapes split must be 'train' or 'test', got {split!r}")
-    n = num_images if num_images is not None else DATASETS["shapes"].sizes[split]
+def _shapes(split, root, download, num_images, image_size, seed, name="shapes"):
+    if split not in DATASETS[name].sizes:
+        raise ValueError(f"{name} split must be 'train' or 'test', got {split!r}")
+    n = num_images if num_images is not None else DATASETS[name].sizes[split]
     images, labels, factors = make_shapes(n, image_size or 32, seed=[seed, 0 if split == "train" else 1],
                                           return_factors=True)
-    return ImageDataset(images, labels, SHAPE_CLASSES, f"shapes-{split}", factors=factors)
+    return ImageDataset(images, labels, SHAPE_CLASSES, f"{name}-{split}", factors=factors)
+
+
+def _captioned_shapes(split, root, download, num_images, image_size, seed):
+    """The ``shapes`` images of the same seed and split, each with a caption drawn from the split's seed."""
+    images = _shapes(split, root, download, num_images, image_size, seed, name="captioned_shapes")
+    return add_captions(images, seed=[seed, 0 if split == "train" else 1])
 
 
 def _photo_crops(split, root, download, num_images, image_size, seed):
@@ -73,6 +81,9 @@ def _folder(split, root, download, num_images, image_size, seed):
 DATASETS: dict[str, DatasetSpec] = {
     "shapes": DatasetSpec(_shapes, ("train", "test"), "procedural shapes (offline; generated from the seed)",
                           sizes={"train": 10_000, "test": 2_000}),
+    "captioned_shapes": DatasetSpec(_captioned_shapes, ("train", "test"),
+                                    "shapes with a caption per image written from its factors (offline; CLIP)",
+                                    sizes={"train": 10_000, "test": 2_000}, captioned=True),
     "digits": DatasetSpec(lambda split, root, download, num_images, image_size, seed:
                           load_digits(split, image_size or 32), ("train", "test", "all"),
                           "scikit-learn's 1,797 handwritten digits (offline)"),
