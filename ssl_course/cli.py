@@ -23,6 +23,7 @@ from .experiment import ExperimentConfig
 from .methods import CONTRASTIVE
 
 CONTRASTIVE_METHODS = CONTRASTIVE  # kept for old imports; what demo / train run (pretext methods: see lectures)
+RUN_METHODS = CONTRASTIVE + ("clip",)  # --method: the contrastive image methods, and CLIP on a captioned dataset
 
 # The demo runs ExperimentConfig's own settings: every default below is read from it, none is written twice.
 # temperature None and --queue-size / --momentum None mean "the method's own default" (MoCo v1: t = 0.07).
@@ -123,7 +124,8 @@ def _add_run_arguments(p: argparse.ArgumentParser, defaults: dict) -> None:
     from .data import DATASETS, experiment_datasets
     from .models import ENCODERS
 
-    p.add_argument("--method", choices=CONTRASTIVE_METHODS, default=defaults["method"], help="what to train")
+    p.add_argument("--method", choices=RUN_METHODS, default=defaults["method"],
+                   help="what to train (clip: images and captions, --dataset captioned_shapes)")
     p.add_argument("--dataset", choices=experiment_datasets(), default=defaults["dataset"],
                    help="; ".join(f"{name}: {DATASETS[name].about}" for name in experiment_datasets()))
     p.add_argument("--data-root", default=None,
@@ -191,7 +193,8 @@ def experiment_config(args, image_size: int, device=None) -> ExperimentConfig:
         method=args.method, encoder=args.encoder, width=args.width, dataset=args.dataset, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer, weight_decay=args.weight_decay,
         warmup_epochs=args.warmup_epochs, temperature=args.temperature,
-        augment=AugmentConfig.recipe(args.method, image_size).with_(crop_scale=(args.crop_min, 1.0)),
+        augment=AugmentConfig.recipe(args.method if args.method in CONTRASTIVE else "none",
+                                     image_size).with_(crop_scale=(args.crop_min, 1.0)),
         method_kwargs=method_kwargs, knn_every=args.knn_every, seed=args.seed,
         device=str(device if device is not None else args.device), progress=not args.no_progress,
         compile=args.compile, channels_last=args.channels_last, sync_bn=args.sync_bn)
@@ -229,17 +232,37 @@ def run(args) -> dict:
         features["supervised (all labels)"] = supervised.features
         table.update(ev.representation_table({"supervised (all labels)": supervised.features}, show=False))
     history = result.history
+    extra = _clip_results(result.method, test) if args.method == "clip" else {}
     results = {"method": args.method, "dataset": args.dataset, "encoder": args.encoder, "epochs": args.epochs,
                "batch_size": args.batch_size, "device": str(device), "processes": context.world_size,
                "train_seconds": round(result.train_seconds, 1),
                "train_images": len(ssl_train), "final_loss": history.epochs[-1]["loss"] if history.epochs else None,
-               "accuracy": table}
+               "accuracy": table, **extra}
     (out / "results.json").write_text(json.dumps(results, indent=2))
     print(format_table(table))
     _write_figures(out, features, test, history)
     print(f"training took {result.train_seconds:.0f} s; wrote {out / 'results.json'}, {out / 'tsne.png'}, "
           f"{out / 'curves.png'}")
     return results
+
+
+def _clip_results(clip, test) -> dict:
+    """CLIP's own measures on the test split: zero-shot shape accuracy from shape prompts (no labels used in
+    training; chance 1 / classes) and image <-> caption retrieval recall@k."""
+    import torch
+
+    from . import evaluate as ev
+    from .data import shape_prompts
+
+    zero_shot = ev.zero_shot(clip, test.images, shape_prompts(), labels=test.labels)
+    with ev.eval_mode(clip), torch.no_grad():
+        device = clip.logit_scale.device
+        texts = torch.cat([clip.encode_text(test.tokens[i:i + 512].to(device)).float().cpu()
+                           for i in range(0, len(test), 512)])
+    recall = ev.retrieval(ev.encode_images(clip, test.images), texts)
+    print(f"CLIP zero-shot shape accuracy {zero_shot['accuracy']:.3f} (chance {1 / len(test.classes):.2f}); "
+          f"image->text recall@1 {recall['image_to_text'][1]:.3f}, text->image recall@1 {recall['text_to_image'][1]:.3f}")
+    return {"zero_shot_accuracy": zero_shot["accuracy"], "retrieval": recall, "temperature": clip.temperature}
 
 
 def _write_figures(out: Path, features, test, history) -> None:
@@ -300,6 +323,12 @@ def _check_run_arguments(args, argv, subparser) -> None:
     if moco_only and not args.method.startswith("moco"):
         subparser.error(f"{' and '.join(moco_only)} {'is a MoCo option' if len(moco_only) == 1 else 'are MoCo options'}"
                         f" (--method moco_v1 or moco_v2), not for --method {args.method}")
+    from .data import dataset_spec
+
+    captioned = dataset_spec(args.dataset).captioned
+    if args.method == "clip" and not captioned:
+        subparser.error(f"--method clip trains on images with captions; --dataset {args.dataset} has none "
+                        f"(use --dataset captioned_shapes)")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         subparser.error(f"--out {args.out} is a file; give a folder (it is created if missing)")

@@ -295,3 +295,80 @@ def effective_rank(z: torch.Tensor) -> float:
 def collapse_monitor(z: torch.Tensor) -> dict[str, float]:
     """{"output_std": ``output_std``, "effective_rank": ``effective_rank``} of an (N, D) batch of outputs."""
     return {"output_std": output_std(z), "effective_rank": effective_rank(z)}
+
+
+# --- CLIP: zero-shot classification and image-text retrieval ------------------------------------------------------
+
+@torch.no_grad()
+def class_embeddings(model: nn.Module, class_prompts: dict) -> torch.Tensor:
+    """(C, D) unit vectors, one per class: each class's prompts -> ``model.encode_text`` -> L2-normalised ->
+    averaged over the class's prompts (prompt ensembling, Radford et al. 2021 section 3.1.4) -> normalised again.
+    Averaging after normalising gives every prompt the same weight, whatever its embedding's norm.
+
+    class_prompts: {class name: [prompt, ...]} (at least one prompt per class), in the classifier's class order."""
+    if not class_prompts or any(len(p) == 0 for p in class_prompts.values()):
+        raise ValueError("class_prompts needs at least one class and at least one prompt per class")
+    rows = []
+    with eval_mode(model):
+        for prompts in class_prompts.values():
+            prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+            t = F.normalize(model.encode_text(model.tokenize(prompts)).float(), dim=1)  # (P, D)
+            rows.append(F.normalize(t.mean(0), dim=0))
+    return torch.stack(rows)  # (C, D)
+
+
+@torch.no_grad()
+def encode_images(model: nn.Module, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+    """(N, 3, H, W) uint8 or float -> (N, D) float32 ``model.encode_image`` embeddings, L2-normalised, in eval mode
+    (BatchNorm running statistics; the model's mode is restored), on the model's device, returned on the CPU."""
+    device = next(model.parameters(), torch.empty(0)).device
+    out = []
+    with eval_mode(model):
+        for start in range(0, len(images), batch_size):
+            x = images[start:start + batch_size].to(device)
+            out.append(F.normalize(model.encode_image(x).float(), dim=1).cpu())
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def zero_shot(model: nn.Module, images: torch.Tensor, class_prompts: dict, labels: torch.Tensor | None = None,
+              batch_size: int = 512) -> dict:
+    """Classify images by the prompt they match best, with no training on labels (CLIP's zero-shot classifier).
+
+    model: has ``encode_image`` (images -> (N, D)), ``encode_text`` (tokens -> (P, D)) and ``tokenize`` (texts ->
+           tokens), e.g. ``ssl_course.methods.CLIP``
+    images: (N, 3, H, W); class_prompts: {class: [prompt, ...]} (``class_embeddings`` ensembles them);
+    labels: optional (N,) class indices in the order of ``class_prompts``.
+    Returns {"predictions": (N,) int64, "scores": (N, C) cosine similarities, "classes": [names],
+    "accuracy": float (None without labels)}.
+    """
+    weights = class_embeddings(model, class_prompts).cpu()  # (C, D)
+    scores = encode_images(model, images, batch_size) @ weights.T  # (N, C)
+    predictions = scores.argmax(1)
+    accuracy = None
+    if labels is not None:
+        labels = torch.as_tensor(labels).cpu()
+        accuracy = float((predictions == labels).float().mean())
+    return {"predictions": predictions, "scores": scores, "classes": list(class_prompts), "accuracy": accuracy}
+
+
+@torch.no_grad()
+def retrieval(image_embeddings: torch.Tensor, text_embeddings: torch.Tensor, ks=(1, 5, 10)) -> dict:
+    """Recall@k of paired rows: image i's caption is text i.
+
+    image_embeddings, text_embeddings: (N, D) (normalised here; cosine similarity ranks). For each image, the
+    rank of its own text among all N texts is the number of texts scoring strictly higher; recall@k is the share
+    of images whose own text ranks below k (image -> text), and the same for texts (text -> image).
+    Returns {"image_to_text": {k: recall}, "text_to_image": {k: recall}}.
+    """
+    if image_embeddings.shape != text_embeddings.shape or image_embeddings.dim() != 2:
+        raise ValueError(f"image and text embeddings must both be (N, D), got {tuple(image_embeddings.shape)} and "
+                         f"{tuple(text_embeddings.shape)}")
+    u = F.normalize(image_embeddings.float(), dim=1)
+    v = F.normalize(text_embeddings.float(), dim=1)
+    sim = u @ v.T  # (N, N): image i against text j
+    own = sim.diagonal()
+    rank_i2t = (sim > own[:, None]).sum(1)  # texts above image i's own caption
+    rank_t2i = (sim > own[None, :]).sum(0)  # images above text j's own image
+    return {"image_to_text": {k: float((rank_i2t < k).float().mean()) for k in ks},
+            "text_to_image": {k: float((rank_t2i < k).float().mean()) for k in ks}}

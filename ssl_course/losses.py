@@ -39,6 +39,7 @@ __all__ = [
     "swapped_prediction_loss",
     "dino_loss",
     "dino_center_update",
+    "clip_loss",
 ]
 
 
@@ -371,3 +372,31 @@ def dino_center_update(center: torch.Tensor, teacher: torch.Tensor, momentum: fl
     if all_reduce is not None:
         total, count = all_reduce(total, "sum"), all_reduce(count, "sum")
     return ema_update(center.float(), total / count, momentum)
+
+
+MAX_LOGIT_SCALE = math.log(100.0)  # CLIP clamps its learnable log-scale here: logits at most 100 x cosine
+
+
+def clip_loss(image_embeddings: torch.Tensor, text_embeddings: torch.Tensor, logit_scale,
+              max_logit_scale: float = MAX_LOGIT_SCALE) -> torch.Tensor:
+    """CLIP's symmetric InfoNCE over N paired images and texts (Radford et al. 2021, figure 3).
+
+    image_embeddings, text_embeddings: (N, D); row i of each is a pair. Both are L2-normalised here.
+    logit_scale: the log of the inverse temperature, a scalar tensor (CLIP's learnable parameter, initialised
+    at log(1 / 0.07)) or a float; it is clamped at ``max_logit_scale`` (log 100), where its gradient stops.
+
+        s = exp(min(logit_scale, log 100)),   logits_ij = s * <u_i, v_j>   (N, N)
+        L = ( CE(logits, i -> i) + CE(logits^T, j -> j) ) / 2
+
+    the mean of the image -> text and the text -> image cross-entropies (log-sum-exp via ``F.cross_entropy``),
+    each averaged over the N rows. Swapping images and texts gives the same value. Computed in float32.
+    """
+    if image_embeddings.shape != text_embeddings.shape or image_embeddings.dim() != 2:
+        raise ValueError(f"image and text embeddings must both be (N, D), got {tuple(image_embeddings.shape)} "
+                         f"and {tuple(text_embeddings.shape)}")
+    u = F.normalize(image_embeddings.float(), dim=1)  # (N, D)
+    v = F.normalize(text_embeddings.float(), dim=1)  # (N, D)
+    scale = torch.as_tensor(logit_scale, dtype=torch.float32, device=u.device).clamp(max=max_logit_scale).exp()
+    logits = scale * (u @ v.T)  # (N, N): image i against text j
+    targets = torch.arange(u.shape[0], device=u.device)
+    return (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets)) / 2

@@ -168,9 +168,10 @@ class _Batches:
     Every rank draws the same permutation and takes its slice of each global batch (``distributed.shard``)."""
 
     def __init__(self, dataset: Dataset, config: TrainConfig, device: torch.device,
-                 context: distributed.Context | None = None, with_labels: bool = False):
+                 context: distributed.Context | None = None, with_labels: bool = False, with_captions: bool = False):
         self.dataset, self.config, self.device = dataset, config, device
         self.with_labels = with_labels  # in-memory path: yield (images, labels) for a method that uses labels
+        self.with_captions = with_captions  # yield (images, tokens) for a method that reads captions (CLIP)
         self.context = context or distributed.Context(device=device)
         self.in_memory = isinstance(dataset, ImageDataset) and dataset.transform is None
         if self.in_memory:
@@ -180,6 +181,13 @@ class _Batches:
             self.images = dataset.images.to(device) if self.on_device else \
                 (dataset.images.pin_memory() if device.type == "cuda" else dataset.images)
             self.labels = dataset.labels.to(self.images.device)
+        if with_captions:
+            if getattr(dataset, "tokens", None) is None:
+                raise ValueError(f"this method trains on images with captions, but {getattr(dataset, 'name', 'the dataset')}"
+                                 f" has none; use a captioned dataset (e.g. captioned_shapes)")
+            if not self.in_memory:
+                raise ValueError("a captioned dataset trains from memory: give it without a per-image transform")
+            self.tokens = dataset.tokens.to(self.images.device)
         if config.batch_size % self.context.world_size:
             raise ValueError(f"batch_size {config.batch_size} (the global batch) must be a multiple of the "
                              f"{self.context.world_size} processes")
@@ -196,7 +204,10 @@ class _Batches:
             for step in range(skip, self.steps_per_epoch):
                 index = distributed.shard(order[step * bs:(step + 1) * bs], rank, world)
                 batch = self.images[index] if self.on_device else self.images[index].to(self.device, non_blocking=True)
-                yield (batch, self.labels[index].to(self.device)) if self.with_labels else batch
+                if self.with_captions:
+                    yield batch, self.tokens[index].to(self.device)
+                else:
+                    yield (batch, self.labels[index].to(self.device)) if self.with_labels else batch
             return
         indices = torch.cat([distributed.shard(order[step * bs:(step + 1) * bs], rank, world)
                              for step in range(skip, self.steps_per_epoch)]).tolist()
@@ -218,7 +229,9 @@ def train(method: Method, dataset: Dataset, config: TrainConfig | None = None,
     """Train ``method`` on ``dataset`` and return its History.
 
     dataset: an ImageDataset (fast path: held on the device, augmented there by the method) or any dataset whose
-             items are (view1, view2, label) made by DataLoader workers (e.g. ``TwoViews``).
+             items are (view1, view2, label) made by DataLoader workers (e.g. ``TwoViews``). A method that sets
+             ``uses_labels`` gets (images, labels) batches; one that sets ``uses_captions`` (CLIP) gets
+             (images, tokens) batches from a ``CaptionedImageDataset``.
     knn_data: (train, test) ImageDatasets for the kNN monitor (every ``config.knn_every`` epochs).
     resume: continue from ``config.checkpoint`` when that file exists.
     Ctrl-C saves a checkpoint (when a path is set) before stopping, so no finished step is lost.
@@ -232,7 +245,8 @@ def train(method: Method, dataset: Dataset, config: TrainConfig | None = None,
     method.to(device)
     if config.channels_last:
         method.to(memory_format=torch.channels_last)
-    batches = _Batches(dataset, config, device, context, with_labels=getattr(method, "uses_labels", False))
+    batches = _Batches(dataset, config, device, context, with_labels=getattr(method, "uses_labels", False),
+                       with_captions=getattr(method, "uses_captions", False))
     steps_per_epoch = batches.steps_per_epoch
     total_steps = steps_per_epoch * config.epochs
     if config.compile:

@@ -37,6 +37,7 @@ from .clips import ClipDataset, make_clips  # noqa: E402  (colour tracking)
 
 __all__ += ["ClipDataset", "make_clips"]
 from .captions import (FACTOR_WORDS, CaptionedImageDataset, add_captions, caption_vocabulary,  # noqa: E402
-                       make_captions)  # (CLIP: image-text pairs)
+                       make_captions, shape_prompts)  # (CLIP: image-text pairs)
 
-__all__ += ["CaptionedImageDataset", "add_captions", "caption_vocabulary", "make_captions", "FACTOR_WORDS"]
+__all__ += ["CaptionedImageDataset", "add_captions", "caption_vocabulary", "make_captions", "shape_prompts",
+            "FACTOR_WORDS"]

@@ -70,6 +70,20 @@ def caption_vocabulary() -> Vocabulary:
     return Vocabulary(set().union(*FACTOR_WORDS.values(), _OTHER_WORDS))
 
 
+def shape_prompts(templates=("a {}", "a picture of a {}", "there is a {}")) -> dict[str, list[str]]:
+    """{shape class: prompts} for zero-shot classification of ``shapes``: every template filled with every synonym
+    of the class (an "a" before a vowel becomes "an")."""
+    prompts = {}
+    for name in SHAPE_CLASSES:
+        texts = []
+        for template in templates:
+            for word in SHAPE_WORDS[name]:
+                text = template.format(word)
+                texts.append(text.replace(f"a {word}", f"{_article(word)} {word}"))
+        prompts[name] = texts
+    return prompts
+
+
 def colour_names(rgb: np.ndarray) -> np.ndarray:
     """(N, 3) RGB in [0, 1] -> (N,) index into ``COLOUR_NAMES`` by hue."""
     hue = np.array([colorsys.rgb_to_hsv(*c)[0] * 360 for c in np.asarray(rgb, dtype=float)])

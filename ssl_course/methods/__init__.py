@@ -1,6 +1,7 @@
 """Self-supervised methods, one file each. A method is an nn.Module with an ``encoder`` and ``loss(batch)``;
 ``ssl_course.train`` trains any of them."""
 from .base import Method
+from .clip import CLIP
 from .color_tracking import ColorTracker
 from .colorization import Colorization
 from .cpc import CPCImage, CPCSequence
@@ -13,7 +14,7 @@ from .simclr import SimCLR
 from .supervised import Supervised
 
 METHODS = ("simclr", "moco_v1", "moco_v2", "rotation", "relative_patch", "jigsaw", "inpainting", "colorization",
-           "cpc_image", "cpc_sequence", "color_tracking")
+           "cpc_image", "cpc_sequence", "color_tracking", "clip")
 # the methods that compare two augmented views of an image (they take an augmentation and a temperature); the
 # others make their own inputs (rotations, tiles, masks, lightness, sequences)
 CONTRASTIVE = ("simclr", "moco_v1", "moco_v2")
@@ -37,6 +38,8 @@ def build_method(name: str, encoder, image_size: int = 32, **kwargs) -> Method:
                      "color_tracking": ColorTracker}
     if name in image_methods:
         return image_methods[name](encoder, **kwargs)
+    if name == "clip":  # images and captions: train it on a captioned dataset (captioned_shapes)
+        return CLIP(encoder, image_size=image_size, **kwargs)
     if name == "cpc_sequence":
         if encoder is not None:
             raise ValueError("cpc_sequence builds its own 1-D encoder; pass encoder=None")
@@ -44,5 +47,5 @@ def build_method(name: str, encoder, image_size: int = 32, **kwargs) -> Method:
     raise ValueError(f"unknown method {name!r}; choose from {', '.join(METHODS)}")
 
 
-__all__ = ["CONTRASTIVE", "METHODS", "Method", "MoCo", "SimCLR", "RotNet", "RelativePatch", "Jigsaw", "ContextEncoder",
+__all__ = ["CONTRASTIVE", "METHODS", "Method", "CLIP", "MoCo", "SimCLR", "RotNet", "RelativePatch", "Jigsaw", "ContextEncoder",
            "Colorization", "ColorTracker", "CPCImage", "CPCSequence", "Supervised", "build_method"]

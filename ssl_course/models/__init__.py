@@ -1,7 +1,9 @@
 """Encoders and heads."""
 from .encoders import ENCODERS, SmallCNN, build_encoder, cifar_resnet, imagenet_resnet
 from .heads import PredictionHead, ProjectionHead, mlp
+from .text import TextTransformer
 from .vit import TinyViT
 
 __all__ = ["ENCODERS", "SmallCNN", "build_encoder", "cifar_resnet", "imagenet_resnet", "PredictionHead",
-           "ProjectionHead", "mlp", "TinyViT"]
+           "ProjectionHead", "mlp", "TinyViT",
+           "TextTransformer"]
