@@ -14,7 +14,7 @@ import torch
 import ssl_course.train as train_module
 from ssl_course import distributed
 from ssl_course.data import ImageDataset
-from ssl_course.methods import MoCo, SimCLR
+from ssl_course.methods import CLIP, MoCo, SimCLR
 from ssl_course.models import SmallCNN
 from ssl_course.train import TrainConfig, train
 
@@ -34,6 +34,22 @@ def simclr():
 def moco():
     torch.manual_seed(0)
     return MoCo(SmallCNN(4), dim=8, hidden_dim=16, queue_size=32, momentum=0.9, shuffle_bn_groups=1, image_size=16)
+
+
+def clip():
+    torch.manual_seed(0)
+    return CLIP(SmallCNN(4), embed_dim=8, text_dim=16)
+
+
+def captions(seed=2):
+    """B random images (float) and B token rows (some padded) of the caption vocabulary."""
+    from ssl_course.data import caption_vocabulary
+
+    vocab = caption_vocabulary()
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(4, len(vocab), (B, 5), generator=g)  # word ids (0..3 are the special tokens)
+    texts = [" ".join(vocab.itos[int(j)] for j in ids[i, :2 + i % 4]) for i in range(B)]  # 2 to 5 words
+    return torch.rand(B, 3, 16, 16, generator=g), vocab.encode(texts)
 
 
 def grads(method):
@@ -66,6 +82,9 @@ def main(out: Path):
 
     x1, x2 = views()
     result["simclr_loss"], result["simclr_grads"] = step(simclr(), context, (x1[rows], x2[rows]))
+
+    images, tokens = captions()
+    result["clip_loss"], result["clip_grads"] = step(clip(), context, (images[rows], tokens[rows]))
 
     m = moco()
     result["moco_loss"], result["moco_grads"] = step(m, context, (x1[rows], x2[rows]))

@@ -50,6 +50,19 @@ def test_simclr_two_ranks_equal_one_process_on_the_whole_batch(ranks):
             torch.testing.assert_close(r["simclr_grads"][name], g, rtol=1e-4, atol=1e-6, msg=name)
 
 
+def test_clip_two_ranks_equal_one_process_on_the_whole_batch(ranks):
+    """CLIP gathers both the image and the text embeddings with gradients: every rank's loss is the global
+    batch's, and the averaged gradients (the logit scale's included) are those of one process on that batch."""
+    results, _ = ranks
+    loss, grads = _reference(dist_worker.clip(), dist_worker.captions())
+    assert "logit_scale" in grads and "text_encoder.token_embedding.weight" in grads
+    for r in results:
+        torch.testing.assert_close(r["clip_loss"], loss, rtol=1e-5, atol=1e-6)
+        assert r["clip_grads"].keys() == grads.keys()
+        for name, g in grads.items():
+            torch.testing.assert_close(r["clip_grads"][name], g, rtol=1e-4, atol=1e-6, msg=name)
+
+
 def test_gradients_through_other_ranks_negatives_are_not_dropped(ranks):
     """The trap: without gradients through the gathered embeddings, each rank's gradient misses the terms where
     its embeddings act as negatives for the other rank: the result would differ from the full-batch gradient."""
