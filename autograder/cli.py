@@ -11,7 +11,7 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     g = sub.add_parser("grade", help="grade a submission (.ipynb / .py) or a folder of submissions in isolation")
     g.add_argument("path")
-    g.add_argument("--assignment", required=True, choices=("ps1", "ps2", "ps3"))
+    g.add_argument("--assignment", required=True, choices=("ps1", "ps2", "ps3", "ps4"))
     g.add_argument("--out", required=True, help="folder for <student>.json, Gradescope results, grades.csv")
     g.add_argument("--seed", type=int, default=None, help="replay a grade: the seed is in every report")
     g.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel")
@@ -41,7 +41,7 @@ def main(argv=None) -> int:
     col.add_argument("--root", default=None, help="course root (default: $SSL_COURSE_GRADING_ROOT or the repository)")
     gs = sub.add_parser("gradescope", help="build the Gradescope autograder zip (--out), or grade one upload in "
                                            "Gradescope's /autograder layout (--run)")
-    gs.add_argument("assignment", choices=("ps1", "ps2", "ps3"))
+    gs.add_argument("assignment", choices=("ps1", "ps2", "ps3", "ps4"))
     mode = gs.add_mutually_exclusive_group(required=True)
     mode.add_argument("--out", help="write the autograder zip here (e.g. ps1.zip)")
     mode.add_argument("--run", metavar="ROOT", help="grade ROOT/submission into ROOT/results/results.json")

@@ -250,7 +250,8 @@ def judge(spec: Spec, calls: list, outcomes: list, exps: list | None) -> Functio
             if target_zero and not _close(g, target, low, 10):
                 return result("wrong", f"the gradient with respect to `{arg}` must be zero: `{arg}` has to be "
                                        "detached (only the queries are trained)." if spec.name == "moco_loss" else
-                              f"the gradient with respect to `{arg}` must be zero.")
+                              f"the gradient with respect to `{arg}` must be zero: {spec.zero_grad_hint}."
+                              if spec.zero_grad_hint else f"the gradient with respect to `{arg}` must be zero.")
             if not target_zero and not _close(g, target, low, 10):
                 return result("wrong", f"`{spec.name}` gives the right values but wrong gradients with respect to "
                                        f"`{arg}` on the case '{call.label}' (a non-differentiable step, or an "

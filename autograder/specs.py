@@ -63,6 +63,7 @@ class Spec:
     mistakes: dict = field(default_factory=dict)
     property_check: Callable | None = None
     description: str = ""
+    zero_grad_hint: str = ""  # why a gradient that must be zero must be (a stop-gradient, a target, a buffer)
 
     @property
     def arg_names(self) -> tuple:
@@ -722,6 +723,180 @@ def _context_property(calls, outputs, outcomes=None):
     return True, ""
 
 
+# ------------------------------------------------------------------------------------------------ PS4 kernels
+
+def _pairs(rng, dtype, *shape):
+    """Predictions and projections of random scale (so a missing normalisation shows)."""
+    return tuple(_rand(rng, *shape, dtype=dtype) * rng.uniform(0.5, 3.0) for _ in range(2))
+
+
+def _simsiam_cases(rng):
+    def make(rng, dtype, label):
+        n, d = int(rng.integers(2, 9)), int(rng.integers(3, 12))
+        (p1, z1), (p2, z2) = _pairs(rng, dtype, n, d), _pairs(rng, dtype, n, d)
+        return Call("simsiam_loss", [p1, p2, z1, z2], label, grad_args=(0, 1, 2, 3))
+    return _dtype_cases(rng, make)
+
+
+def simsiam_reference(p1, p2, z1, z2):
+    return 0.5 * (ref.negative_cosine(p1, z2) + ref.negative_cosine(p2, z1))
+
+
+def _mistakes_simsiam():
+    def d(p, z, normalize=True):
+        if normalize:
+            p, z = F.normalize(p, dim=1), F.normalize(z, dim=1)
+        return -(p * z.detach()).sum(1).mean()
+    return {
+        "the pairs are not crossed: each view's prediction must be compared with the OTHER view's projection, "
+        "(D(p1, z2) + D(p2, z1)) / 2": lambda p1, p2, z1, z2: 0.5 * (d(p1, z1) + d(p2, z2)),
+        "only one direction: the loss is symmetrised, (D(p1, z2) + D(p2, z1)) / 2":
+            lambda p1, p2, z1, z2: d(p1, z2),
+        "the two directions are summed instead of averaged (divide by 2)":
+            lambda p1, p2, z1, z2: d(p1, z2) + d(p2, z1),
+        "the vectors are not L2-normalised (a dot product instead of the cosine similarity)":
+            lambda p1, p2, z1, z2: 0.5 * (d(p1, z2, False) + d(p2, z1, False)),
+        "the sign is wrong: D is the NEGATIVE cosine similarity (minimising it aligns p with z)":
+            lambda p1, p2, z1, z2: -0.5 * (d(p1, z2) + d(p2, z1)),
+    }
+
+
+def _byol_cases(rng):
+    def make(rng, dtype, label):
+        n, d = int(rng.integers(2, 9)), int(rng.integers(3, 12))
+        return Call("byol_loss", list(_pairs(rng, dtype, n, d)), label, grad_args=(0, 1))
+    return _dtype_cases(rng, make)
+
+
+def _mistakes_byol():
+    return {
+        "the mean runs over every element (F.mse_loss of the normalised vectors divides by D as well): the loss is "
+        "|| p/|p| - z/|z| ||^2 = 2 - 2 cos(p, z) per sample, averaged over the batch only":
+            lambda p, z: F.mse_loss(F.normalize(p, dim=1), F.normalize(z, dim=1)),
+        "the vectors are not L2-normalised (a squared error of the raw vectors)":
+            lambda p, z: ((p - z) ** 2).sum(1).mean(),
+        "the squared distance is summed over the batch instead of averaged":
+            lambda p, z: (2 - 2 * (F.normalize(p, dim=1) * F.normalize(z, dim=1)).sum(1)).sum(),
+    }
+
+
+def _sinkhorn_cases(rng):
+    """sinkhorn(scores (N, K), epsilon, iterations): scores are cosines (unit embeddings against unit
+    prototypes), N >= K as in SwAV's batches."""
+    calls = []
+    settings = [(np.float64, 0.05, 3, "the paper's epsilon 0.05 and 3 iterations"),
+                (np.float64, 0.05, 3, "the paper's epsilon 0.05 and 3 iterations"),
+                (np.float64, float(np.round(rng.uniform(0.1, 0.5), 4)), 1, "one iteration"),
+                (np.float64, float(np.round(rng.uniform(0.1, 0.3), 4)), int(rng.integers(40, 61)),
+                 "many iterations (every column sums to B/K)"),
+                (np.float32, 0.05, 3, "float32, epsilon 0.05, 3 iterations")]
+    for dtype, eps, iters, label in settings:
+        k = int(rng.integers(3, 9))
+        n = int(rng.integers(k + 1, 3 * k + 1))
+        d = int(rng.integers(4, 9))
+        scores = (_unit(rng, n, d) @ _unit(rng, k, d).T).astype(dtype)
+        calls.append(Call("sinkhorn", [scores, eps, iters], f"{label}, N = {n}, K = {k}"))
+    return calls
+
+
+def _mistakes_sinkhorn():
+    def loop(scores, eps, iters, order=("cols", "rows"), scale=True):
+        q = torch.exp(scores / eps)
+        q = q / q.sum()
+        n, k = q.shape
+        for _ in range(iters):
+            for axis in order:
+                q = q / q.sum(0, keepdim=True) / k if axis == "cols" else q / q.sum(1, keepdim=True) / n
+        return q * n if scale else q
+    return {
+        "only the rows are normalised (a softmax over the prototypes): every prototype (column) must first get "
+        "the same mass 1/K, then every sample (row) 1/B": lambda s, eps, it: F.softmax(s / eps, dim=1),
+        "the number of iterations is ignored (always 3): use the `iterations` argument":
+            lambda s, eps, it: loop(s, eps, 3),
+        "a single iteration is run whatever `iterations` says": lambda s, eps, it: loop(s, eps, 1),
+        "the two normalisations run along the wrong axes (each sample first, then each prototype), so the rows do "
+        "not sum to 1: in this function's (N, K) layout the prototypes are the columns (dim=0), not the rows of "
+        "the paper's K x B pseudo-code": lambda s, eps, it: loop(s, eps, it, ("rows", "cols")),
+        "the codes are not scaled by B at the end: each row sums to 1/B instead of 1":
+            lambda s, eps, it: loop(s, eps, it, scale=False),
+        "epsilon is not used as a divisor: Q = exp(scores / epsilon)": lambda s, eps, it: loop(s * eps * eps, eps, it),
+    }
+
+
+def _dino_args(rng, dtype, v, t, n, k):
+    student = _rand(rng, v, n, k, dtype=dtype) * 2
+    teacher = _rand(rng, t, n, k, dtype=dtype)
+    center = (_rand(rng, k) * 0.5).astype(dtype)
+    st = float(np.round(rng.uniform(0.08, 0.2), 4))
+    tt = float(np.round(rng.uniform(0.03, 0.07), 4))
+    return [student, teacher, center, st, tt]
+
+
+def _dino_cases(rng):
+    calls = []
+    for dtype, v, label in ((np.float64, 2, "two global crops"), (np.float64, 2, "two global crops"),
+                            (np.float64, 4, "multi-crop: 2 global and 2 local crops"),
+                            (np.float32, 3, "float32, 2 global crops and 1 local")):
+        n, k = int(rng.integers(2, 8)), int(rng.integers(4, 12))
+        calls.append(Call("dino_loss", _dino_args(rng, dtype, v, 2, n, k), f"{label}, N = {n}, K = {k}",
+                          grad_args=(0, 1, 2)))
+    return calls
+
+
+def _dino_variant(student, teacher, center, st, tt, center_student=False, same_crop=False, reduce="mean"):
+    targets = F.softmax((teacher - center) / tt, dim=-1)
+    log_p = F.log_softmax((student - center if center_student else student) / st, dim=-1)
+    terms = [-(targets[i] * log_p[v]).sum(-1) for i in range(len(teacher)) for v in range(len(student))
+             if same_crop or v != i]
+    per = torch.stack(terms)
+    return per.mean() if reduce == "mean" else per.sum(1).mean()
+
+
+def _mistakes_dino():
+    return {
+        "the temperatures are swapped: the teacher is sharpened with the LOWER temperature (teacher_temperature), "
+        "the student uses student_temperature": lambda s, t, c, st, tt: ref.dino_loss(s, t, c, tt, st),
+        "no sharpening: the teacher's softmax uses the student's temperature (it must use teacher_temperature)":
+            lambda s, t, c, st, tt: ref.dino_loss(s, t, c, st, st),
+        "no centering: the center must be subtracted from the teacher's outputs before its softmax":
+            lambda s, t, c, st, tt: ref.dino_loss(s, t, torch.zeros_like(c), st, tt),
+        "the center is added to the teacher's outputs instead of subtracted":
+            lambda s, t, c, st, tt: ref.dino_loss(s, t, -c, st, tt),
+        "the center is subtracted from the student's outputs too (it centers the teacher only)":
+            lambda s, t, c, st, tt: _dino_variant(s, t, c, st, tt, center_student=True),
+        "a teacher crop is also compared with the same crop of the student: only pairs of DIFFERENT crops count":
+            lambda s, t, c, st, tt: _dino_variant(s, t, c, st, tt, same_crop=True),
+        "the cross-entropies are summed over the batch instead of averaged":
+            lambda s, t, c, st, tt: _dino_variant(s, t, c, st, tt, reduce="sum"),
+    }
+
+
+def _center_cases(rng):
+    calls = []
+    for dtype, v, label in ((np.float64, 2, "2 student crops"), (np.float64, 4, "4 student crops (multi-crop)"),
+                            (np.float32, 3, "float32, 3 student crops")):
+        n, k = int(rng.integers(2, 8)), int(rng.integers(4, 12))
+        m = float(np.round(rng.uniform(0.5, 0.99), 4))
+        student, teacher, center = _dino_args(rng, dtype, v, 2, n, k)[:3]
+        calls.append(Call("update_center", [center, student, teacher, m], f"{label}, momentum {m}",
+                          grad_args=(1, 2), grad_outputs=[_rand(rng, k)]))
+    return calls
+
+
+def _mistakes_center():
+    def ema(c, outputs, m):
+        return m * c + (1 - m) * outputs.reshape(-1, outputs.shape[-1]).mean(0)
+    return {
+        "the center is computed from the student's outputs: it is the running mean of the TEACHER's outputs":
+            lambda c, s, t, m: ema(c, s, m),
+        "momentum applied to the wrong side: (1 - m) * center + m * mean (the old center must keep the weight m)":
+            lambda c, s, t, m: ema(c, t, 1 - m),
+        "only the first teacher crop is averaged: the mean runs over every crop and every image":
+            lambda c, s, t, m: ema(c, t[0], m),
+        "the center is replaced by the batch mean (no moving average)": lambda c, s, t, m: ema(c, t, 0.0),
+    }
+
+
 # ----------------------------------------------------------------------------------------------- the table
 
 def _specs():
@@ -771,6 +946,29 @@ def _specs():
             Spec("ContextNetwork", _context_cases, None, ("float",), 2.0, property_check=_context_property,
                  description="ContextNetwork(input_dim, context_dim): (B, T, input_dim) -> (B, T, context_dim), causal"),
         ],
+        "ps4": [
+            Spec("simsiam_loss", _simsiam_cases, simsiam_reference, ("float",), 2.0, _mistakes_simsiam(),
+                 description="simsiam_loss(p1, p2, z1, z2) -> (D(p1, z2) + D(p2, z1)) / 2, stop-gradient on z",
+                 zero_grad_hint="the stop-gradient is missing: z1 and z2 are targets, D(p, stopgrad(z)) (detach "
+                                "them); with gradients through both branches SimSiam collapses"),
+            Spec("byol_loss", _byol_cases, ref.normalized_mse, ("float",), 1.0, _mistakes_byol(),
+                 description="byol_loss(p, z) -> mean of 2 - 2 cos(p, z), no gradient to z",
+                 zero_grad_hint="z comes from the target network, which moves by EMA only, never by this gradient "
+                                "(detach it)"),
+            Spec("sinkhorn", _sinkhorn_cases, lambda s, eps, it: ref.sinkhorn_knopp(s, eps, it), ("float",), 2.0,
+                 _mistakes_sinkhorn(),
+                 description="sinkhorn(scores (N, K), epsilon, iterations) -> codes (N, K), rows sum to 1"),
+            Spec("dino_loss", _dino_cases, ref.dino_loss, ("float",), 2.0, _mistakes_dino(),
+                 description="dino_loss(student (V, N, K), teacher (T, N, K), center (K,), student_temperature, "
+                             "teacher_temperature) -> scalar",
+                 zero_grad_hint="the teacher's outputs and the center are targets (the teacher moves by EMA only): "
+                                "detach them"),
+            Spec("update_center", _center_cases, lambda c, s, t, m: ref.dino_center_update(c, t, m), ("float",),
+                 1.0, _mistakes_center(),
+                 description="update_center(center (K,), student (V, N, K), teacher (T, N, K), momentum) -> (K,)",
+                 zero_grad_hint="the center is a running statistic, not a trained parameter: compute it without "
+                                "gradient (torch.no_grad() or detach the outputs)"),
+        ],
     }
     return table
 
@@ -785,6 +983,10 @@ ARG_NAMES = {
     "moco_logits": ("q", "k", "queue", "temperature"), "moco_loss": ("q", "k", "queue", "temperature"),
     "batch_shuffle_indices": ("n", "generator"), "cpc_scores": ("context", "future", "weight"),
     "cpc_loss": ("context", "futures", "weights"), "ContextNetwork": ("x",),
+    "simsiam_loss": ("p1", "p2", "z1", "z2"), "byol_loss": ("p", "z"),
+    "sinkhorn": ("scores", "epsilon", "iterations"),
+    "dino_loss": ("student", "teacher", "center", "student_temperature", "teacher_temperature"),
+    "update_center": ("center", "student", "teacher", "momentum"),
 }
 
 SPECS: dict[str, list[Spec]] = _specs()

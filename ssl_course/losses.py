@@ -235,6 +235,12 @@ def cpc_loss(context: torch.Tensor, futures: torch.Tensor, weights: torch.Tensor
 # learning without negatives (lecture 07, problem set 4): BYOL, SimSiam, SwAV, DINO
 # --------------------------------------------------------------------------------------------------------------
 
+def _at_least_float32(x: torch.Tensor) -> torch.Tensor:
+    """float32 for half / bfloat16 (and integer) input, as under autocast; float64 stays float64 (the graders
+    compare with these kernels in float64)."""
+    return x if x.dtype == torch.float64 else x.float()
+
+
 def negative_cosine(p: torch.Tensor, z: torch.Tensor, stop_gradient: bool = True) -> torch.Tensor:
     """SimSiam's D(p, z) = -cos(p, stopgrad(z)), averaged over the batch (Chen & He 2021, eq. 1).
 
@@ -245,7 +251,7 @@ def negative_cosine(p: torch.Tensor, z: torch.Tensor, stop_gradient: bool = True
     if p.shape != z.shape or p.dim() != 2:
         raise ValueError(f"p and z must both be (N, D), got {tuple(p.shape)} and {tuple(z.shape)}")
     z = z.detach() if stop_gradient else z
-    return -(F.normalize(p.float(), dim=1) * F.normalize(z.float(), dim=1)).sum(1).mean()
+    return -(F.normalize(_at_least_float32(p), dim=1) * F.normalize(_at_least_float32(z), dim=1)).sum(1).mean()
 
 
 def normalized_mse(p: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -254,7 +260,7 @@ def normalized_mse(p: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     is moved by EMA only, never by this gradient). Returns a scalar in [0, 4]."""
     if p.shape != z.shape or p.dim() != 2:
         raise ValueError(f"p and z must both be (N, D), got {tuple(p.shape)} and {tuple(z.shape)}")
-    cos = (F.normalize(p.float(), dim=1) * F.normalize(z.detach().float(), dim=1)).sum(1)
+    cos = (F.normalize(_at_least_float32(p), dim=1) * F.normalize(_at_least_float32(z.detach()), dim=1)).sum(1)
     return (2.0 - 2.0 * cos).mean()
 
 
@@ -273,7 +279,7 @@ def sinkhorn_knopp(scores: torch.Tensor, epsilon: float = 0.05, iterations: int 
     weight (0.05 in the paper); iterations: 3 in the paper. Each round first gives every prototype (column) a total
     mass of 1/K, then every sample (row) a mass of 1/B; the result is scaled by B, so **each row sums to 1** (a
     distribution over prototypes per sample) and each column sums to about B/K (exactly, as iterations grow).
-    Returns (N, K) float32 without gradient (the codes are targets).
+    Returns (N, K) float32 (float64 for float64 scores) without gradient (the codes are targets).
 
     The same iterations as the paper's pseudo-code, written with log-sum-exp: the paper's exp(C / epsilon)
     underflows to 0 for a sample whose scores are all far below the batch's best (a whole row of zeros, then
@@ -294,9 +300,10 @@ def sinkhorn_knopp(scores: torch.Tensor, epsilon: float = 0.05, iterations: int 
         total = torch.exp(x - top).sum() if dim is None else torch.exp(x - top).sum(dim, keepdim=True)
         return top + torch.log(reduce(total, "sum"))
 
-    log_q = scores.float() / epsilon  # (N, K)
+    log_q = _at_least_float32(scores) / epsilon  # (N, K)
     num_prototypes = log_q.shape[1]
-    batch = reduce(torch.tensor(float(log_q.shape[0]), device=log_q.device), "sum")  # B, the global batch size
+    batch = reduce(torch.tensor(float(log_q.shape[0]), device=log_q.device, dtype=log_q.dtype),
+                   "sum")  # B, the global batch size
     log_q = log_q - global_logsumexp(log_q, None)
     for _ in range(iterations):
         log_q = log_q - global_logsumexp(log_q, 0) - math.log(num_prototypes)  # every prototype: mass 1/K
@@ -321,10 +328,10 @@ def swapped_prediction_loss(scores: torch.Tensor, codes: torch.Tensor, temperatu
     num_views, num_codes = scores.shape[0], codes.shape[0]
     if num_views < 2 or num_codes > num_views:
         raise ValueError(f"need at least 2 crops and no more code crops ({num_codes}) than crops ({num_views})")
-    log_p = F.log_softmax(scores.float() / temperature, dim=-1)  # (V, N, K)
-    total = scores.new_zeros((), dtype=torch.float32)
+    log_p = F.log_softmax(_at_least_float32(scores) / temperature, dim=-1)  # (V, N, K)
+    total = _at_least_float32(scores.new_zeros(()))
     for i in range(num_codes):
-        q = codes[i].detach().float()
+        q = _at_least_float32(codes[i].detach())
         others = [v for v in range(num_views) if v != i]
         total = total + torch.stack([-(q * log_p[v]).sum(-1).mean() for v in others]).mean()
     return total / num_codes
@@ -348,8 +355,9 @@ def dino_loss(student: torch.Tensor, teacher: torch.Tensor, center: torch.Tensor
             or teacher.shape[0] > student.shape[0] or center.shape != student.shape[-1:]:
         raise ValueError(f"student must be (V, N, K), teacher (T <= V, N, K) and center (K,), got "
                          f"{tuple(student.shape)}, {tuple(teacher.shape)} and {tuple(center.shape)}")
-    targets = F.softmax((teacher.detach().float() - center.detach().float()) / teacher_temperature, dim=-1)
-    log_p = F.log_softmax(student.float() / student_temperature, dim=-1)
+    targets = F.softmax((_at_least_float32(teacher.detach()) - _at_least_float32(center.detach()))
+                        / teacher_temperature, dim=-1)
+    log_p = F.log_softmax(_at_least_float32(student) / student_temperature, dim=-1)
     terms = [-(targets[i] * log_p[v]).sum(-1).mean()
              for i in range(teacher.shape[0]) for v in range(student.shape[0]) if v != i]
     if not terms:
@@ -367,11 +375,11 @@ def dino_center_update(center: torch.Tensor, teacher: torch.Tensor, momentum: fl
     (``ssl_course.distributed.all_reduce``), so the mean is over the global batch. Returns the new center (K,) (the input is not modified)."""
     if not 0.0 <= momentum <= 1.0:
         raise ValueError(f"momentum must be in [0, 1], got {momentum}")
-    outputs = teacher.detach().float().reshape(-1, teacher.shape[-1])
+    outputs = _at_least_float32(teacher.detach()).reshape(-1, teacher.shape[-1])
     total, count = outputs.sum(0), torch.tensor([float(len(outputs))], device=outputs.device)
     if all_reduce is not None:
         total, count = all_reduce(total, "sum"), all_reduce(count, "sum")
-    return ema_update(center.float(), total / count, momentum)
+    return ema_update(_at_least_float32(center), total / count, momentum)
 
 
 MAX_LOGIT_SCALE = math.log(100.0)  # CLIP clamps its learnable log-scale here: logits at most 100 x cosine

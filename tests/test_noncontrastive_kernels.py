@@ -185,3 +185,14 @@ def test_bad_shapes_and_settings_raise_one_line_errors():
         L.swapped_prediction_loss(torch.randn(2, 3, 4), torch.randn(2, 3, 5))
     with pytest.raises(ValueError, match="center"):
         L.dino_loss(torch.randn(2, 3, 4), torch.randn(1, 3, 4), torch.zeros(5))
+
+
+def test_float64_input_stays_float64():
+    """The graders compare students' float64 answers with these kernels at float64 tolerances (1e-6)."""
+    g = torch.Generator().manual_seed(3)
+    p, z = torch.randn(5, 4, generator=g, dtype=torch.float64), torch.randn(5, 4, generator=g, dtype=torch.float64)
+    assert L.negative_cosine(p, z).dtype == torch.float64 and L.normalized_mse(p, z).dtype == torch.float64
+    assert L.sinkhorn_knopp(torch.randn(6, 3, generator=g, dtype=torch.float64)).dtype == torch.float64
+    s, t, c = (torch.randn(3, 5, 4, generator=g, dtype=torch.float64), torch.randn(2, 5, 4, generator=g,
+               dtype=torch.float64), torch.zeros(4, dtype=torch.float64))
+    assert L.dino_loss(s, t, c).dtype == torch.float64 and L.dino_center_update(c, t).dtype == torch.float64

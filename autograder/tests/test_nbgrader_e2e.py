@@ -154,3 +154,27 @@ def test_an_unmatched_download_is_an_error_listed_at_the_end(workflow):
     assert f"{classroom.NOTEBOOK}.ipynb: no student id" in tail and "zoe_report.pdf: not a notebook" in tail
     assert (clone / "grading" / "submitted" / "Frank_Doe" / "ps1" / f"{classroom.NOTEBOOK}.ipynb").exists()
     json.dumps(tail)
+
+
+def test_ps4_nbgrader_and_the_isolated_grader_agree_on_the_solution_and_the_stub(tmp_path):
+    """PS4 through both routes in a temporary clone: nbgrader autograde and the isolated grader give the reference
+    solution the full 8 code points (the written answer, 1 point, waits for a human) and the stub 0."""
+    clone = temp_clone(tmp_path / "clone")
+    home = tmp_path / "home"
+    home.mkdir()
+    nb = "ps4_without_negatives.ipynb"
+    for student, folder in (("ref", "solutions"), ("stub", "assignments")):
+        dest = clone / "grading" / "submitted" / student / "ps4"
+        dest.mkdir(parents=True)
+        shutil.copyfile(clone / folder / "ps4" / nb, dest / nb)
+    run = bash("source .venv/bin/activate\npython -m autograder gradebook ps4\n"
+               "(cd autograder && nbgrader autograde ps4 --create)\n"
+               "(cd autograder && nbgrader export --to ../grading/grades.csv)\n"
+               "python -m autograder grade grading/submitted --assignment ps4 --out grading/isolated/ps4 --jobs 2\n",
+               clone, home)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
+    rows = csv.DictReader(open(clone / "grading" / "grades.csv"))
+    nbgrader_scores = {r["student_id"]: float(r["raw_score"]) for r in rows if r["assignment"] == "ps4"}
+    isolated = {r["student"]: float(r["score"]) for r in csv.DictReader(open(clone / "grading" / "isolated" / "ps4" /
+                                                                             "grades.csv"))}
+    assert nbgrader_scores == isolated == {"ref": 8.0, "stub": 0.0}

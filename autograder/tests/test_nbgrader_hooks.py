@@ -17,7 +17,7 @@ def _cells(path: Path) -> dict:
     return {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells if "nbgrader" in c.metadata}
 
 
-@pytest.mark.parametrize("ps", ["ps1", "ps2", "ps3"])
+@pytest.mark.parametrize("ps", ["ps1", "ps2", "ps3", "ps4"])
 def test_released_source_is_what_students_get(ps):
     solution = _cells(next((REPO / "solutions" / ps).glob("*.ipynb")))
     student = _cells(next((REPO / "assignments" / ps).glob("*.ipynb")))

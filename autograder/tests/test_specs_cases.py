@@ -190,3 +190,29 @@ def test_context_property_accepts_one_trainable_parameter():
     for o in outcomes:
         o["module_info"]["trainable_parameters"] = 1
     assert specs._context_property(calls, outs, outcomes) == (True, "")
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_ps4_cases_sinkhorn_marginals_and_targets_without_gradient(seed):
+    """PS4's Sinkhorn references: rows sum to 1, and on the many-iterations case every column sums to N/K; the
+    targets of the other PS4 functions (z, the teacher, the center) get a zero reference gradient."""
+    import numpy as np
+    from autograder.compare import expected
+    from autograder.specs import spec_for
+    rng = np.random.default_rng(seed)
+    spec = spec_for("ps4", "sinkhorn")
+    for call in spec.cases(rng):
+        q = expected(spec, call).outputs[0]
+        n, k = q.shape
+        assert np.allclose(q.sum(1), 1, atol=1e-4), call.label
+        if "many iterations" in call.label:
+            assert np.allclose(q.sum(0), n / k, rtol=1e-3), call.label
+    for name, zero in (("simsiam_loss", (2, 3)), ("byol_loss", (1,)), ("dino_loss", (1, 2)),
+                       ("update_center", (0, 1))):
+        spec = spec_for("ps4", name)
+        for call in spec.cases(rng):
+            grads = expected(spec, call).grads
+            for pos in zero:
+                assert not np.any(grads[pos]), (name, call.label, pos)
+            if name in ("simsiam_loss", "byol_loss", "dino_loss"):
+                assert np.any(grads[0]), (name, call.label)

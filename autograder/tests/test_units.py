@@ -334,3 +334,10 @@ def test_older_processes_are_never_attributed_to_a_recycled_pid():
     finally:
         os.killpg(leader.pid, 9)
         leader.wait()
+
+
+def test_ps4_through_the_isolated_grader():
+    """PS4: the solution gets full marks (8), the released student notebook zero."""
+    for folder, score in (("solutions", 8), ("assignments", 0)):
+        r = grade_file(next((REPO / folder / "ps4").glob("*.ipynb")), "ps4", seed=11, limits=FAST)
+        assert r["max_score"] == 8 and r["score"] == score, (folder, r["functions"])
