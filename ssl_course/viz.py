@@ -457,3 +457,102 @@ def plot_tracking(reference: torch.Tensor, target: torch.Tensor, query_map: torc
     fig.tight_layout()
     return fig
 
+
+
+# --------------------------------------------------------------------------------------------------------------
+# learning without negatives (lecture 07)
+# --------------------------------------------------------------------------------------------------------------
+
+def collapse_curves(monitors: dict[str, Sequence[dict]], axes=None, keys=("output_std", "effective_rank")):
+    """The collapse monitor over training, one line per run: {run name: [{"step": s, "output_std": ..,
+    "effective_rank": ..}, ...]} (a ``train.History.monitor``). One panel per key; returns the Figure.
+    A collapsed run ends at output std 0 and effective rank 1; both are drawn as dotted references."""
+    plt = _plt()
+    if axes is None:
+        _, axes = plt.subplots(1, len(keys), figsize=(5.2 * len(keys), 3.4), squeeze=False)
+        axes = axes[0]
+    references = {"output_std": (0.0, "collapsed: 0"), "effective_rank": (1.0, "collapsed: 1")}
+    for ax, key in zip(axes, keys):
+        for name, records in monitors.items():
+            points = [(r["step"], r[key]) for r in records if key in r]
+            if points:
+                ax.plot(*zip(*points), "o-", ms=3, lw=1.2, label=name)
+        if key in references:
+            value, text = references[key]
+            ax.axhline(value, color="0.5", ls=":", lw=1)
+            ax.annotate(text, (0.01, value), xycoords=("axes fraction", "data"), fontsize=7, color="0.4",
+                        xytext=(0, 3), textcoords="offset points")
+        ax.set_xlabel("step")
+        ax.set_ylabel(key.replace("_", " "))
+    axes[-1].legend(fontsize=7, loc="best")
+    fig = axes[0].figure
+    fig.tight_layout()
+    return fig
+
+
+def alignment_uniformity(points: dict[str, tuple[float, float, float]], ax=None,
+                         title: str = "alignment vs uniformity (colour: linear probe)"):
+    """Wang & Isola (2020)'s picture: one point per method at (uniformity, alignment), coloured by its accuracy.
+    points: {method: (alignment, uniformity, accuracy)}. Lower is better on both axes (bottom left is best).
+    Returns the Axes."""
+    plt = _plt()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.6, 4.2))
+    names = list(points)
+    align = np.array([points[n][0] for n in names], dtype=float)
+    unif = np.array([points[n][1] for n in names], dtype=float)
+    acc = np.array([points[n][2] for n in names], dtype=float)
+    sc = ax.scatter(unif, align, c=acc, cmap="viridis", s=80, edgecolors="k", vmin=min(0.0, acc.min()),
+                    vmax=max(1.0, acc.max()))
+    for name, x, y, a in zip(names, unif, align, acc):
+        ax.annotate(f"{name} ({a:.2f})", (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    ax.figure.colorbar(sc, ax=ax, label="linear probe accuracy")
+    ax.set_xlabel("uniformity  log E exp(-2 |f(x) - f(y)|^2)  (lower: more uniform)")
+    ax.set_ylabel("alignment  E |f(x) - f(x')|^2  (lower: better)")
+    ax.set_title(title)
+    return ax
+
+
+def assignment_matrices(panels: dict[str, torch.Tensor], size: float = 3.4, max_rows: int = 32):
+    """Sinkhorn-Knopp at work: one heat map per (N, K) assignment matrix ({title: matrix}, rows = samples,
+    columns = prototypes), with the row sums and column sums printed under each panel (equipartition: every
+    column sum equal). At most ``max_rows`` rows are drawn; the sums are over all rows. Returns the Figure."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(panels), figsize=(size * len(panels), size * 1.15), squeeze=False)
+    for ax, (title, q) in zip(axes[0], panels.items()):
+        q = torch.as_tensor(q).detach().float().cpu()
+        ax.imshow(q[:max_rows].numpy(), aspect="auto", cmap="magma", vmin=0)
+        rows, cols = q.sum(1), q.sum(0)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel(f"prototype\nrow sums {rows.min():.2f}-{rows.max():.2f}, "
+                      f"column sums {cols.min():.2f}-{cols.max():.2f}", fontsize=8)
+        ax.set_ylabel("sample")
+    fig.tight_layout()
+    return fig
+
+
+def circle_features(panels: dict[str, tuple[np.ndarray, np.ndarray]], class_names=None, size: float = 3.3):
+    """2-D features drawn on the unit circle, as Wang & Isola's figure 1: {title: (features (M, 2), labels (M,))};
+    every feature is l2-normalised (so it lies on the circle) and coloured by its class, with a histogram of its
+    angle below (a uniform spread is flat; a collapsed one is a spike). Returns the Figure."""
+    plt = _plt()
+    fig, axes = plt.subplots(2, len(panels), figsize=(size * len(panels), size * 1.55), squeeze=False,
+                             gridspec_kw={"height_ratios": [2.2, 1]})
+    for j, (title, (features, labels)) in enumerate(panels.items()):
+        z = np.asarray(features, dtype=float)
+        z = z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
+        labels = np.asarray(labels)
+        ax = axes[0, j]
+        ax.add_patch(plt.Circle((0, 0), 1, fill=False, color="0.7"))
+        jitter = 1 + 0.04 * np.random.default_rng(0).standard_normal(len(z))  # points on one spot stay visible
+        ax.scatter(z[:, 0] * jitter, z[:, 1] * jitter, c=labels, cmap="tab10", s=6, vmin=0, vmax=9)
+        ax.set_xlim(-1.3, 1.3)
+        ax.set_ylim(-1.3, 1.3)
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(title, fontsize=9)
+        axes[1, j].hist(np.arctan2(z[:, 1], z[:, 0]), bins=36, range=(-np.pi, np.pi), color="tab:blue")
+        axes[1, j].set_xlabel("angle")
+    fig.tight_layout()
+    return fig

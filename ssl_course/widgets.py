@@ -30,6 +30,12 @@ Signatures (keyword defaults are the first state drawn):
                   class_names=None, max_points=500)
         embeddings: {(method, perplexity): (emb (M, 2), labels (M,))} precomputed, or
         features: {method: (features (M, D), labels (M,))}, embedded on demand with evaluate.tsne and cached.
+    sinkhorn_explorer(scores=None, epsilon=0.05, iterations=3)
+        scores: (N, K) prototype scores (default: a seeded random batch in which most samples prefer a few
+        prototypes); sliders for the Sinkhorn-Knopp iterations and epsilon (losses.sinkhorn_knopp).
+    collapse_explorer(monitors, selected=None)
+        monitors: {run name: train.History.monitor} precomputed runs (e.g. SimSiam with and without the
+        stop-gradient); a multiple selection of the runs whose collapse curves are drawn.
 """
 from __future__ import annotations
 
@@ -43,7 +49,7 @@ import torch
 
 from . import interactive, viz
 from .augment import BatchAugment
-from .losses import info_nce, nt_xent
+from .losses import info_nce, nt_xent, sinkhorn_knopp
 
 __all__ = [
     "Explorer",
@@ -56,6 +62,8 @@ __all__ = [
     "cpc_explorer",
     "attention_explorer",
     "tsne_explorer",
+    "sinkhorn_explorer",
+    "collapse_explorer",
 ]
 
 
@@ -297,3 +305,48 @@ def tsne_explorer(embeddings: dict | None = None, features: dict | None = None, 
         "method": _control("features", widgets.Dropdown(options=methods, value=method)),
         "perplexity": _control("perplexity", widgets.SelectionSlider(options=list(perplexities), value=perplexity)),
     }, title="t-SNE: perplexity and features")
+
+
+def skewed_scores(n: int = 32, k: int = 8, seed: int = 0) -> torch.Tensor:
+    """(n, k) cosine-like scores in which most samples prefer the first few prototypes (the situation
+    equipartition is for: without it every sample would be assigned to the same few prototypes)."""
+    g = torch.Generator().manual_seed(seed)
+    scores = torch.nn.functional.normalize(torch.randn(n, k, generator=g), dim=1)
+    return (scores + torch.linspace(0.6, 0.0, k)).clamp(-1, 1.6)
+
+
+def sinkhorn_explorer(scores=None, epsilon: float = 0.05, iterations: int = 3) -> Explorer:
+    """Sliders for Sinkhorn-Knopp's iterations (0 = the plain softmax of scores / epsilon, what a sample would
+    pick alone) and epsilon; draws the assignment before and after with its row and column sums."""
+    scores = skewed_scores() if scores is None else torch.as_tensor(scores).float()
+    num_samples, num_prototypes = scores.shape
+
+    def draw(iterations, epsilon):
+        softmax = torch.softmax(scores / epsilon, dim=1)
+        after = sinkhorn_knopp(scores, epsilon, iterations) if iterations > 0 else softmax
+        fig = viz.assignment_matrices({"softmax(scores / epsilon)": softmax,
+                                       f"Sinkhorn-Knopp, {iterations} iteration(s)": after})
+        cols = after.sum(0)
+        return fig, (f"column sums {float(cols.min()):.2f} to {float(cols.max()):.2f} (equipartition: every one "
+                     f"{num_samples / num_prototypes:.2f} = N / K); each row sums to 1")
+
+    controls = {"iterations": _control("iterations", widgets.IntSlider(value=iterations, min=0, max=20)),
+                "epsilon": _log_slider("epsilon", epsilon, 0.01, 1.0)}
+    return Explorer(draw, controls, title="Sinkhorn-Knopp: from each sample's choice to an equipartition")
+
+
+def collapse_explorer(monitors: dict, selected=None) -> Explorer:
+    """Choose which precomputed runs' collapse curves (``viz.collapse_curves``) to compare."""
+    names = list(monitors)
+    if not names:
+        raise ValueError("collapse_explorer needs at least one run")
+    selected = tuple(selected) if selected is not None else tuple(names)
+
+    def draw(runs):
+        chosen = {name: monitors[name] for name in runs} or {names[0]: monitors[names[0]]}
+        final = "; ".join(f"{name}: std {records[-1]['output_std']:.3f}, rank {records[-1]['effective_rank']:.1f}"
+                          for name, records in chosen.items() if records)
+        return viz.collapse_curves(chosen), f"at the end: {final}"
+
+    control = widgets.SelectMultiple(options=names, value=selected, rows=min(8, len(names)), description="runs")
+    return Explorer(draw, {"runs": _control("runs", control)}, title="Collapse: which runs keep their spread")

@@ -39,3 +39,31 @@ def test_accuracy_bars_wrap_long_names_so_labels_do_not_overlap():
     boxes = [label.get_window_extent() for label in labels]
     assert all(a.x1 <= b.x0 for a, b in zip(boxes, boxes[1:])), "tick labels overlap"
     plt.close(fig)
+
+
+def test_noncontrastive_plots_draw_what_they_are_given():
+    import torch
+
+    monitors = {"a": [{"step": 0, "output_std": 0.1, "effective_rank": 5.0}, {"step": 10, "output_std": 0.0,
+                                                                           "effective_rank": 1.0}],
+                "b": [{"step": 0, "output_std": 0.1, "effective_rank": 5.0}]}
+    fig = viz.collapse_curves(monitors)
+    left, right = fig.axes
+    assert [l.get_label() for l in left.get_lines() if not l.get_label().startswith("_")] == ["a", "b"]
+    np.testing.assert_allclose(left.get_lines()[0].get_ydata(), [0.1, 0.0])
+    np.testing.assert_allclose(right.get_lines()[0].get_ydata(), [5.0, 1.0])
+    plt.close(fig)
+    ax = viz.alignment_uniformity({"SimCLR": (0.5, -3.0, 0.8), "collapsed": (0.0, 0.0, 0.1)})
+    offsets = ax.collections[0].get_offsets()
+    np.testing.assert_allclose(offsets, [[-3.0, 0.5], [0.0, 0.0]])  # x = uniformity, y = alignment
+    assert {t.get_text() for t in ax.texts} == {"SimCLR (0.80)", "collapsed (0.10)"}
+    plt.close(ax.figure)
+    q = torch.full((6, 3), 1 / 3)
+    fig = viz.assignment_matrices({"uniform": q})
+    assert "column sums 2.00-2.00" in fig.axes[0].get_xlabel()
+    plt.close(fig)
+    z = np.array([[2.0, 0.0], [0.0, 3.0], [-1.0, 0.0]])
+    fig = viz.circle_features({"three": (z, np.array([0, 1, 2]))})
+    counts = fig.axes[1].patches
+    assert sum(p.get_height() for p in counts) == 3
+    plt.close(fig)

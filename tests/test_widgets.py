@@ -226,3 +226,32 @@ def test_parameter_explorer_with_abbreviations_and_widgets():
     assert e.text.value == "slope 2.0"
     _check_redraw(e, "kind", "o")
     _check_redraw(e, "shift", 3)
+
+
+def test_sinkhorn_explorer_reaches_equipartition_as_iterations_grow():
+    from ssl_course import widgets as W
+
+    import re
+
+    def column_range(text):
+        low, high = map(float, re.search(r"column sums ([0-9.]+) to ([0-9.]+)", text).groups())
+        return low, high
+
+    explorer = W.sinkhorn_explorer(iterations=0)
+    low, high = column_range(explorer.text.value)
+    assert high - low > 4  # alone, the samples crowd onto the first prototypes
+    explorer.controls["iterations"].value = 20
+    assert explorer.renders == 2
+    low, high = column_range(explorer.text.value)  # every column sum approaches N / K = 32 / 8 = 4
+    assert 3.9 < low <= 4.0 <= high < 4.1
+
+
+def test_collapse_explorer_draws_the_selected_runs():
+    from ssl_course import widgets as W
+
+    monitors = {"with stop-gradient": [{"step": 0, "output_std": 0.1, "effective_rank": 9.0}],
+                "without": [{"step": 0, "output_std": 0.001, "effective_rank": 1.0}]}
+    explorer = W.collapse_explorer(monitors)
+    assert "without: std 0.001" in explorer.text.value
+    explorer.controls["runs"].value = ("with stop-gradient",)
+    assert "without" not in explorer.text.value and explorer.renders == 2
