@@ -82,7 +82,7 @@ def _error(err: BaseException) -> str:
 
 def execute_call(fn, args, grad_args=(), grad_outputs=None, module=None) -> dict:
     """Call ``fn`` on ``args`` (numpy arrays become tensors of the same dtype; Python scalars / None pass through;
-    ("generator", seed) becomes a seeded torch.Generator) and describe what happened.
+    ("generator", seed[, skip]) becomes a torch.Generator seeded with seed that has drawn skip floats) and describe what happened.
 
     Returns {"error", "outputs": [(tag, array)], "grads": [array or None], "grad_error", "inputs_after": [array or
     None], "seconds"}. Never raises for anything the student function does (except BaseExceptions such as
@@ -95,8 +95,11 @@ def execute_call(fn, args, grad_args=(), grad_outputs=None, module=None) -> dict
             if i in grad_args:
                 t.requires_grad_(True)
             targs.append(t)
-        elif _isinstance(a, tuple) and len(a) == 2 and a[0] == "generator":
-            targs.append(torch.Generator().manual_seed(int(a[1])))
+        elif _isinstance(a, tuple) and len(a) in (2, 3) and a[0] == "generator":
+            g = torch.Generator().manual_seed(int(a[1]))
+            if len(a) == 3 and int(a[2]):
+                torch.rand(int(a[2]), generator=g)  # the state specs.Generator.build gives: seed, then skip draws
+            targs.append(g)
         else:
             targs.append(a)
     result = {"error": None, "outputs": [], "grads": [], "grad_error": None, "inputs_after": [], "seconds": 0.0}
@@ -341,7 +344,7 @@ def main(mode: str) -> None:
             if "array" in a:
                 args.append(inputs[a["array"]])
             elif "generator" in a:
-                args.append(("generator", a["generator"]))
+                args.append(("generator", a["generator"], int(a.get("skip", 0))))
             else:
                 args.append(a.get("value"))
         grad_outputs = [None if g is None else inputs[g] for g in call.get("grad_outputs") or []]

@@ -25,7 +25,7 @@ def run_checks(name: str, fn, seed: int | None = None) -> FunctionResult:
     exps = None if spec.property_check else [expected(spec, c) for c in calls]
     outcomes = []
     for i, call in enumerate(calls):
-        args = [("generator", a.seed) if isinstance(a, Generator) else a for a in call.args]
+        args = [("generator", a.seed, a.skip) if isinstance(a, Generator) else a for a in call.args]
         gos = exps[i].grad_outputs if exps else []
         module = {"seed": call.module.seed, "init_args": list(call.module.init_args)} if call.module else None
         outcomes.append(execute_call(fn, args, tuple(call.grad_args), gos, module))

@@ -50,7 +50,7 @@ def to_reference_args(call: Call):
                 t.requires_grad_(True)
             args.append(t)
         elif isinstance(a, Generator):
-            args.append(torch.Generator().manual_seed(a.seed))
+            args.append(a.build())
         else:
             args.append(a)
     return args

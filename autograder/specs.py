@@ -26,8 +26,17 @@ from ssl_course import losses as ref
 
 @dataclass(frozen=True)
 class Generator:
-    """A ``torch.Generator`` seeded with ``seed``, built in the process that calls the student function."""
+    """A ``torch.Generator`` seeded with ``seed`` that has then drawn ``skip`` floats (``torch.rand(skip,
+    generator=g)``), built in the process that calls the student function: a generator with a state, not only a
+    seed, as in a training loop's later steps. ``build`` here and ``_runner.execute_call`` build it the same way."""
     seed: int
+    skip: int = 0
+
+    def build(self) -> torch.Generator:
+        g = torch.Generator().manual_seed(self.seed)
+        if self.skip:
+            torch.rand(self.skip, generator=g)
+        return g
 
 
 @dataclass(frozen=True)
@@ -284,6 +293,8 @@ def _crop_cases(rng):
     up = int(rng.integers(40, 49))
     calls.append(Call("random_resized_crop", [square, Generator(seeds[3]), (0.08, 1.0), (3 / 4, 4 / 3), up],
                       f"SimCLR's ranges, scale (0.08, 1.0), out_size {up} (crops are enlarged)"))
+    calls.append(Call("random_resized_crop", [images.copy(), Generator(seeds[0], skip=7)] + narrow[2:],
+                      "the same batch, a generator with the first case's seed that has already drawn 7 numbers"))
     return calls
 
 
@@ -401,6 +412,11 @@ def _crop_property(calls, outputs, outcomes=None):
     wide = [b for call, b in zip(calls, boxes_of) if call.args[3][0] >= 1]
     if wide and np.ptp(np.log(wide[0][:, 2] / wide[0][:, 3])) < 0.2 * math.log(3 / 2):
         return False, "the aspect ratios barely vary: draw log(w / h) uniformly over log(ratio)"
+    advanced = [i for i, call in enumerate(calls) if call.args[1].skip]
+    if advanced and len(boxes_of) > advanced[0] and np.array_equal(boxes_of[advanced[0]], boxes_of[0]):
+        return False, ("a generator with the same seed that has already drawn numbers gives the same boxes as a "
+                       "fresh one: use the `generator` you are given as it is (its state, not only its seed); do "
+                       "not build a new generator from generator.initial_seed()")
     return True, ""
 
 

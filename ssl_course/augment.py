@@ -201,7 +201,8 @@ def crop_boxes(batch: int, height: int, width: int, scale=(0.08, 1.0), ratio=(3 
     """(B, 4) float boxes (x0, y0, w, h) in pixels, one drawn per image as torchvision's RandomResizedCrop draws
     it: up to 10 tries of (area fraction ~ U(scale), log aspect ratio w / h ~ U(log ratio)) per image, w and h
     rounded to whole pixels, the first try that fits the image is kept, its top-left corner uniform over the
-    positions where it fits; when no try fits, the largest central square. Every random number comes from
+    positions where it fits; when no try fits, the largest central square (torchvision instead clamps the image's
+    aspect ratio into ``ratio`` and takes the largest central box of that ratio). Every random number comes from
     ``generator``, so the same seed gives the same boxes."""
     tries = 10
     area = height * width

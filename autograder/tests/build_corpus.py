@@ -373,6 +373,38 @@ ps1("attack_knn_reads_caller_frame.py", doc="knn_predict looks for the test labe
         frame = frame.f_back
     return torch.zeros(len(test_features), dtype=torch.long)
 """}, status={"knn_predict": "wrong"})
+_CROP_DEF = CROP.splitlines()[0] + "\n"
+ps1("mistake_crop_reseeds_from_the_seed.py", doc="random_resized_crop builds a fresh generator from the passed one's "
+    "initial_seed(): right for a fresh generator, the same boxes at every step of a training loop",
+    replace={"random_resized_crop": CROP.replace(_CROP_DEF, _CROP_DEF + "    generator = torch.Generator()"
+                                                 ".manual_seed(generator.initial_seed())\n")},
+    status={"random_resized_crop": "wrong"}, feedback={"random_resized_crop": "already drawn"})
+ps1("attack_import_reference_crop_knn.py", doc="random_resized_crop and knn_predict delegate to the library's "
+    "ssl_course.augment and ssl_course.evaluate",
+    extra_head="from ssl_course.augment import crop_boxes, resized_crop\nfrom ssl_course import evaluate\n\n",
+    replace={"random_resized_crop": """def random_resized_crop(images, generator, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), out_size=None):
+    n, _, height, width = images.shape
+    boxes = crop_boxes(n, height, width, scale, ratio, generator, images.device)
+    return resized_crop(images, boxes, (height, width) if out_size is None else out_size), boxes.long()
+""", "knn_predict": """def knn_predict(train_features, train_labels, test_features, k=20, temperature=0.07, num_classes=None):
+    return evaluate.knn_predict(train_features, train_labels, test_features, k, temperature, num_classes)
+"""}, status={"random_resized_crop": "forbidden_import", "knn_predict": "forbidden_import"})
+ps1("correct_copy_of_reference_knn.py", doc="the library's knn_predict pasted with renamed variables: passes, but flagged",
+    flags=True, replace={"knn_predict": """def knn_predict(train_x, train_y, test_x, k=20, temperature=0.07, num_classes=None,
+                chunk=1024):
+    \"\"\"My own kNN.\"\"\"
+    num_classes = num_classes or int(train_y.max()) + 1
+    k = min(k, len(train_x))
+    bank = F.normalize(train_x.float(), dim=1)
+    out = []
+    for s in range(0, len(test_x), chunk):
+        sims = F.normalize(test_x[s:s + chunk].float(), dim=1) @ bank.T
+        best, idx = sims.topk(k, dim=1)
+        votes = torch.zeros(sims.shape[0], num_classes, device=sims.device)
+        votes.scatter_add_(1, train_y[idx], torch.exp(best / temperature))
+        out.append(votes.argmax(1))
+    return torch.cat(out)
+"""})
 ps1("attack_syntax_error_cell.py", doc="a .py with a syntax error: nothing can be extracted",
     tail="def broken(:\n    pass\n",
     status={fn: "missing_function" for fn in ALL})

@@ -1,5 +1,6 @@
-"""Submissions the grader is known to mark too high: each is a strict xfail, so the fix of the grader turns it
-into a failure here ("XPASS(strict)") and the entry moves to the red-team corpus with its exact score."""
+"""Submissions the grader was known to mark too high. A gap is pinned here as a strict xfail; the fix of the grader
+turns it into a failure ("XPASS(strict)"), the xfail is removed (the test stays, as a normal one) and the entry
+moves to the red-team corpus with its exact score. No gap is open now."""
 from __future__ import annotations
 
 import json
@@ -12,14 +13,13 @@ from autograder.tests.reference_ps1 import CROP
 
 DEF_LINE = CROP.splitlines()[0] + "\n"
 # The passed generator's seed, not its state: a fresh generator from initial_seed(). Two calls with one generator
-# (a training loop's steps) then draw the same boxes every time. Every crop case hands the student a fresh
-# generator, so "same seed -> same boxes, other seed -> other boxes" cannot tell it from a correct crop; a case
-# with a generator that has already drawn would (that needs the generator's state, not only its seed, to travel
-# from the grader to the child: specs.Generator, checks.py, grade.py's JSON and _runner.py).
+# (a training loop's steps) then draw the same boxes every time. Closed: the last crop case hands the student a
+# generator that has already drawn (specs.Generator(seed, skip), built the same way in checks.py, grade.py's JSON
+# and _runner.py), whose boxes must differ from a fresh generator's. Also in the corpus as
+# mistake_crop_reseeds_from_the_seed.py (10/12).
 RESEEDS = CROP.replace(DEF_LINE, DEF_LINE + "    generator = torch.Generator().manual_seed(generator.initial_seed())\n")
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: random_resized_crop is only called with fresh generators")
 def test_a_crop_that_reseeds_from_the_generators_seed_loses_its_points(tmp_path):
     assert RESEEDS != CROP
     submission = tmp_path / "subs" / "mistake_crop_reseeds_from_the_seed.py"
