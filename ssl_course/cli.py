@@ -17,13 +17,15 @@ import sys
 from pathlib import Path
 from urllib.error import URLError
 
-from .augment import AugmentConfig
+from .augment import RECIPES, AugmentConfig
 from .evaluate import format_table
-from .experiment import ExperimentConfig
-from .methods import CONTRASTIVE
+from .experiment import WITH_TEMPERATURE, ExperimentConfig
+from .methods import CONTRASTIVE, VIEW_METHODS
 
-CONTRASTIVE_METHODS = CONTRASTIVE  # kept for old imports; what demo / train run (pretext methods: see lectures)
-RUN_METHODS = CONTRASTIVE + ("clip",)  # --method: the contrastive image methods, and CLIP on a captioned dataset
+CONTRASTIVE_METHODS = CONTRASTIVE  # kept for old imports
+# what demo / train run: the methods that learn from augmented views (pretext methods: see the lectures),
+# and CLIP on a captioned dataset
+RUN_METHODS = VIEW_METHODS + ("clip",)
 
 # The demo runs ExperimentConfig's own settings: every default below is read from it, none is written twice.
 # temperature None and --queue-size / --momentum None mean "the method's own default" (MoCo v1: t = 0.07).
@@ -33,7 +35,8 @@ DEMO_DEFAULTS = dict(method=_EXPERIMENT.method, dataset=_EXPERIMENT.dataset, enc
                      lr=_EXPERIMENT.lr, optimizer=_EXPERIMENT.optimizer, weight_decay=_EXPERIMENT.weight_decay,
                      warmup_epochs=_EXPERIMENT.warmup_epochs, temperature=_EXPERIMENT.temperature,
                      num_images=_EXPERIMENT.num_images, crop_min=_EXPERIMENT.augment.crop_scale[0],
-                     knn_every=_EXPERIMENT.knn_every, seed=_EXPERIMENT.seed, device=_EXPERIMENT.device,
+                     knn_every=_EXPERIMENT.knn_every, monitor_every=_EXPERIMENT.monitor_every,
+                     seed=_EXPERIMENT.seed, device=_EXPERIMENT.device,
                      out="demo_output", supervised=True)
 # full-scale training: the settings of a GPU run that differ from the demo's (see also PRESETS)
 TRAIN_DEFAULTS = dict(DEMO_DEFAULTS, encoder="resnet18", epochs=200, batch_size=512, lr=0.5, optimizer="sgd",
@@ -140,8 +143,8 @@ def _add_run_arguments(p: argparse.ArgumentParser, defaults: dict) -> None:
     p.add_argument("--lr", type=_positive_float, default=defaults["lr"], help="peak learning rate")
     p.add_argument("--optimizer", choices=("sgd", "adamw"), default=defaults["optimizer"], help="optimizer")
     p.add_argument("--temperature", type=_positive_float, default=defaults["temperature"],
-                   help="softmax temperature t of the contrastive loss (None: the method's default, "
-                        "simclr 0.2, moco_v1 0.07, moco_v2 0.2)")
+                   help="softmax temperature t of the loss (None: the method's default, simclr 0.2, moco_v1 0.07, "
+                        f"moco_v2 0.2, swav 0.1; only for {', '.join(WITH_TEMPERATURE)})")
     p.add_argument("--crop-min", type=_fraction, default=defaults["crop_min"],
                    help="smallest crop area (fraction of the image) of the random resized crop")
     p.add_argument("--num-images", type=_positive_int, default=defaults["num_images"],
@@ -153,6 +156,8 @@ def _add_run_arguments(p: argparse.ArgumentParser, defaults: dict) -> None:
                    help="checkpoint file: saved every epoch, resumed if present (None: no checkpoint)")
     p.add_argument("--knn-every", type=_non_negative_int, default=defaults["knn_every"],
                    help="kNN monitor every N epochs (0: off)")
+    p.add_argument("--monitor-every", type=_non_negative_int, default=defaults["monitor_every"],
+                   help="collapse monitor (output std and effective rank of method.embed) every N steps (0: off)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--weight-decay", type=_non_negative_float, default=defaults["weight_decay"],
                    help="L2 weight decay")
@@ -193,9 +198,11 @@ def experiment_config(args, image_size: int, device=None) -> ExperimentConfig:
         method=args.method, encoder=args.encoder, width=args.width, dataset=args.dataset, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer, weight_decay=args.weight_decay,
         warmup_epochs=args.warmup_epochs, temperature=args.temperature,
-        augment=AugmentConfig.recipe(args.method if args.method in CONTRASTIVE else "none",
-                                     image_size).with_(crop_scale=(args.crop_min, 1.0)),
-        method_kwargs=method_kwargs, knn_every=args.knn_every, seed=args.seed,
+        # the methods without a recipe of their own (BYOL, SimSiam, SwAV, DINO) use SimCLR's composition, as
+        # their papers do (SwAV / DINO: as the base of their multi-crop, whose crop scales are their own)
+        augment=AugmentConfig.recipe(args.method if args.method in RECIPES else "simclr", image_size).with_(
+            crop_scale=(args.crop_min, 1.0)),
+        method_kwargs=method_kwargs, knn_every=args.knn_every, monitor_every=args.monitor_every, seed=args.seed,
         device=str(device if device is not None else args.device), progress=not args.no_progress,
         compile=args.compile, channels_last=args.channels_last, sync_bn=args.sync_bn)
 
@@ -323,6 +330,9 @@ def _check_run_arguments(args, argv, subparser) -> None:
     if moco_only and not args.method.startswith("moco"):
         subparser.error(f"{' and '.join(moco_only)} {'is a MoCo option' if len(moco_only) == 1 else 'are MoCo options'}"
                         f" (--method moco_v1 or moco_v2), not for --method {args.method}")
+    if "--temperature" in given and args.method not in WITH_TEMPERATURE:
+        subparser.error(f"--method {args.method} has no temperature (--temperature is for "
+                        f"{', '.join(WITH_TEMPERATURE)})")
     from .data import dataset_spec
 
     captioned = dataset_spec(args.dataset).captioned

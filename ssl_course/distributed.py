@@ -15,6 +15,9 @@ What data parallelism needs for contrastive learning, beyond averaging gradients
 - **MoCo** enqueues the keys of all ranks (``gather_no_grad``), and shuffles the key batch across ranks before the
   key encoder (``batch_shuffle``, as facebookresearch/moco's ``_batch_shuffle_ddp``), so a query and its key never
   share BatchNorm statistics. Alternatively ``TrainConfig(sync_bn=True)`` uses BatchNorm statistics over all ranks.
+- **SwAV** equipartitions the *global* batch over its prototypes: Sinkhorn-Knopp's column sums are all-reduced
+  (``all_reduce``), so each rank computes its rows of the codes one process would compute on the whole batch.
+  **DINO**'s center is the running mean of the teacher's outputs over the global batch (``all_reduce`` too).
 - **Data**: ``TrainConfig.batch_size`` is the *global* batch. Every rank draws the same permutation of the
   dataset for an epoch (seeded by (seed, epoch)) and takes its slice of each global batch (``shard``): the union of
   the ranks' batches is exactly the batch one process would see, so a run on 1 or 8 GPUs visits the same images
@@ -174,9 +177,11 @@ class LossModule(nn.Module):
 
 def install_hooks(method: nn.Module) -> dict:
     """Point the method's distributed hooks at the functions above; returns the previous values (for
-    ``remove_hooks``). SimCLR: ``gather``; MoCo: ``all_gather`` (queue) and ``batch_shuffle`` (shuffle-BN)."""
+    ``remove_hooks``). SimCLR: ``gather``; MoCo: ``all_gather`` (queue) and ``batch_shuffle`` (shuffle-BN);
+    SwAV and DINO: ``all_reduce`` (Sinkhorn-Knopp's global column sums, DINO's global center)."""
     previous = {}
-    for name, fn in (("gather", gather_with_grad), ("all_gather", gather_no_grad), ("batch_shuffle", batch_shuffle)):
+    for name, fn in (("gather", gather_with_grad), ("all_gather", gather_no_grad), ("batch_shuffle", batch_shuffle),
+                     ("all_reduce", all_reduce)):
         if hasattr(method, name):
             previous[name] = getattr(method, name)
             setattr(method, name, fn)

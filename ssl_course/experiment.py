@@ -18,7 +18,7 @@ from . import evaluate as ev
 from .augment import AugmentConfig, BatchAugment
 from .data import ImageDataset, Splits
 from .data import load_splits as data_splits
-from .methods import CONTRASTIVE, Method, build_method
+from .methods import CONTRASTIVE, NON_CONTRASTIVE, Method, build_method
 from .models import build_encoder
 from .train import History, TrainConfig, train
 
@@ -52,10 +52,11 @@ class ExperimentConfig:
     optimizer: str = "adamw"
     weight_decay: float = 5e-4
     warmup_epochs: float | None = None  # None: min(1, epochs / 10)
-    temperature: float | None = None  # None: the method's own default (SimCLR 0.2, MoCo v1 0.07, MoCo v2 0.2)
+    temperature: float | None = None  # None: the method's own default (SimCLR 0.2, MoCo v1 0.07, MoCo v2 0.2, SwAV 0.1)
     augment: AugmentConfig = field(default_factory=lambda: AugmentConfig.recipe("simclr").with_(crop_scale=(0.2, 1.0)))
     method_kwargs: dict = field(default_factory=dict)
     knn_every: int = 0
+    monitor_every: int = 0  # collapse monitor every this many steps (0: off; see TrainConfig.monitor_every)
     seed: int = 0
     device: str = "auto"
     progress: bool = True
@@ -84,26 +85,35 @@ def load_splits(config: ExperimentConfig) -> Splits:
     return data_splits(config.dataset, config.num_images, config.num_test, seed=config.seed)
 
 
-# CONTRASTIVE (from ssl_course.methods): methods that compare augmented views, so they take the config's
-# augmentation and temperature; the others make their own inputs (rotations, tiles, masks, lightness)
+# CONTRASTIVE and NON_CONTRASTIVE (from ssl_course.methods): methods that compare augmented views, so they take
+# the config's augmentation (and temperature, where they have one); the others make their own inputs (rotations,
+# tiles, masks, lightness)
+# the view methods whose loss has a temperature the config's ``temperature`` sets (DINO has two: method_kwargs)
+WITH_TEMPERATURE = CONTRASTIVE + ("swav",)
+# the view methods that take a multi-crop, built from the config's augmentation as its base (``MultiCrop``)
+MULTI_CROP = ("swav", "dino")
 # methods whose encoder reads one lightness channel
 GRAY_INPUT = ("colorization", "color_tracking")
 
 
 def build(config: ExperimentConfig, image_size: int) -> Method:
     """The config's method around a fresh encoder (seeded by ``config.seed``, so two calls give the same weights).
-    Contrastive methods get ``BatchAugment(image_size, config.augment)`` and ``config.temperature`` when it is set
-    (None keeps the method's own default: MoCo v1 trains at 0.07, not at another method's value); colorization
-    and colour tracking get a one-channel SmallCNN."""
+    Contrastive methods, BYOL and SimSiam get ``BatchAugment(image_size, config.augment)``; SwAV and DINO get
+    ``config.augment`` as the base of their multi-crop (whose crop scales are their own). ``config.temperature``
+    goes to the methods with one temperature (``WITH_TEMPERATURE``) when it is set (None keeps the method's own
+    default: MoCo v1 trains at 0.07, not at another method's value); the other methods have none and ignore it
+    (the command line refuses ``--temperature`` for them); colorization and colour tracking get a one-channel
+    SmallCNN."""
     torch.manual_seed(config.seed)
     if config.method in GRAY_INPUT and config.encoder != "small_cnn":
         raise ValueError(f"{config.method} needs a one-channel encoder; only small_cnn has one")
     encoder = build_encoder(config.encoder, width=config.width, in_channels=1 if config.method in GRAY_INPUT else 3)
     kwargs = dict(config.method_kwargs)
-    if config.method in CONTRASTIVE:
-        kwargs = dict(augment=BatchAugment(image_size, config.augment), **kwargs)
-        if config.temperature is not None:
-            kwargs["temperature"] = config.temperature
+    if config.method in CONTRASTIVE + NON_CONTRASTIVE:
+        augment = config.augment if config.method in MULTI_CROP else BatchAugment(image_size, config.augment)
+        kwargs = dict(augment=augment, **kwargs)
+    if config.method in WITH_TEMPERATURE and config.temperature is not None:
+        kwargs["temperature"] = config.temperature
     return build_method(config.method, encoder, image_size=image_size, **kwargs)
 
 
@@ -122,7 +132,8 @@ def run_experiment(config: ExperimentConfig, data: Splits | None = None,
     train_config = TrainConfig(epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
                                optimizer=config.optimizer, weight_decay=config.weight_decay, warmup_epochs=warmup,
                                device=config.device, seed=config.seed, checkpoint=checkpoint,
-                               knn_every=config.knn_every, progress=config.progress, compile=config.compile,
+                               knn_every=config.knn_every, monitor_every=config.monitor_every,
+                               progress=config.progress, compile=config.compile,
                                channels_last=config.channels_last, sync_bn=config.sync_bn)
     start = time.perf_counter()
     history = train(method, train_set, train_config, knn_data=(labelled, test_set))

@@ -26,8 +26,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from . import distributed
 from .data import ImageDataset, SeededItems
-from .common import batch_images, resolve_device
-from .evaluate import extract_features, knn_accuracy
+from .common import as_float_images, batch_images, eval_mode, resolve_device
+from .evaluate import collapse_monitor, extract_features, knn_accuracy
 from .methods import Method
 
 OPTIMIZERS = ("sgd", "adamw")
@@ -51,6 +51,7 @@ class TrainConfig:
     checkpoint_every: int = 0  # also save every this many steps (0: at the end of each epoch only)
     knn_every: int = 0  # run the kNN monitor every this many epochs (0: never)
     knn_k: int = 20
+    monitor_every: int = 0  # collapse monitor every this many steps (0: never); see ``monitor_collapse``
     max_steps: int | None = None  # stop (and checkpoint) after this many steps in total
     num_workers: int = 0  # DataLoader workers, for datasets with a per-image transform
     progress: bool = True
@@ -68,6 +69,8 @@ class TrainConfig:
             problems.append(f"lr must be > 0 (got {self.lr})")
         if self.optimizer not in OPTIMIZERS:
             problems.append(f"optimizer must be one of {OPTIMIZERS} (got {self.optimizer!r})")
+        if self.monitor_every < 0:
+            problems.append(f"monitor_every must be >= 0 (got {self.monitor_every})")
         if self.schedule not in SCHEDULES:
             problems.append(f"schedule must be one of {SCHEDULES} (got {self.schedule!r})")
         if problems:
@@ -77,13 +80,40 @@ class TrainConfig:
 
 @dataclass
 class History:
-    """What a run measured: one dict per epoch (loss, lr, seconds, images/s, knn accuracy when monitored) and the
-    loss of every step."""
+    """What a run measured: one dict per epoch (loss, lr, seconds, images/s, knn accuracy when monitored), the
+    loss of every step, and the collapse monitor's records {"step", "output_std", "effective_rank"} (when
+    ``TrainConfig.monitor_every`` is set; a checkpoint written before the field existed loads with it empty)."""
     epochs: list[dict] = field(default_factory=list)
     step_losses: list[float] = field(default_factory=list)
+    monitor: list[dict] = field(default_factory=list)
 
     def column(self, key: str) -> list:
         return [e[key] for e in self.epochs if key in e]
+
+
+MONITOR_IMAGES = 512  # how many training images the collapse monitor embeds
+
+
+def monitor_images(dataset: Dataset) -> torch.Tensor:
+    """The fixed images the collapse monitor embeds: the first ``MONITOR_IMAGES`` of the dataset, un-augmented
+    (uint8 or float (N, C, H, W), on the CPU). Needs a dataset that holds its images (an ImageDataset, or a
+    wrapper such as ``TwoViews`` around one)."""
+    for candidate in (dataset, getattr(dataset, "dataset", None)):
+        images = getattr(candidate, "images", None)
+        if isinstance(images, torch.Tensor):
+            return images[:MONITOR_IMAGES]
+    raise ValueError(f"the collapse monitor needs a dataset with an ``images`` tensor, got {type(dataset).__name__}")
+
+
+@torch.no_grad()
+def monitor_collapse(method: Method, images: torch.Tensor, device: torch.device, batch_size: int = 256) -> dict:
+    """{"output_std", "effective_rank"} (``evaluate.collapse_monitor``) of ``method.embed`` on ``images``, with
+    the method in eval mode (BatchNorm running statistics: the numbers do not depend on how the images are
+    batched, and no statistic is updated) and without gradient; the method's mode is restored."""
+    with eval_mode(method):
+        z = torch.cat([method.embed(as_float_images(images[i:i + batch_size].to(device))).float().cpu()
+                       for i in range(0, len(images), batch_size)])
+    return collapse_monitor(z)
 
 
 def _step_seed(*parts: int) -> int:
@@ -233,6 +263,8 @@ def train(method: Method, dataset: Dataset, config: TrainConfig | None = None,
              ``uses_labels`` gets (images, labels) batches; one that sets ``uses_captions`` (CLIP) gets
              (images, tokens) batches from a ``CaptionedImageDataset``.
     knn_data: (train, test) ImageDatasets for the kNN monitor (every ``config.knn_every`` epochs).
+    The collapse monitor (every ``config.monitor_every`` steps, rank 0 only) embeds the dataset's first 512 images
+    with ``method.embed`` and appends {"step", "output_std", "effective_rank"} to ``History.monitor``.
     resume: continue from ``config.checkpoint`` when that file exists.
     Ctrl-C saves a checkpoint (when a path is set) before stopping, so no finished step is lost.
     """
@@ -259,6 +291,7 @@ def train(method: Method, dataset: Dataset, config: TrainConfig | None = None,
     amp = config.amp if config.amp is not None else device.type == "cuda"
     history = History()
     global_step = 0
+    watched = monitor_images(dataset) if config.monitor_every and main else None
 
     # every rank resumes from the same file (torchrun on one node shares the file system); only rank 0 writes it
     if resume and config.checkpoint and Path(config.checkpoint).exists():
@@ -296,6 +329,8 @@ def train(method: Method, dataset: Dataset, config: TrainConfig | None = None,
                 history.step_losses.append(value)
                 bar.update(1)
                 bar.set_postfix(epoch=epoch + 1, loss=f"{value:.3f}", lr=f"{lr:.3g}")
+                if watched is not None and global_step % config.monitor_every == 0:
+                    history.monitor.append({"step": global_step, **monitor_collapse(method, watched, device)})
                 if config.checkpoint_every and global_step % config.checkpoint_every == 0:
                     checkpoint()
                 if global_step >= stop_at:

@@ -14,7 +14,7 @@ import torch
 import ssl_course.train as train_module
 from ssl_course import distributed
 from ssl_course.data import ImageDataset
-from ssl_course.methods import CLIP, MoCo, SimCLR
+from ssl_course.methods import CLIP, DINO, MoCo, SimCLR, SwAV
 from ssl_course.models import SmallCNN
 from ssl_course.train import TrainConfig, train
 
@@ -50,6 +50,35 @@ def captions(seed=2):
     ids = torch.randint(4, len(vocab), (B, 5), generator=g)  # word ids (0..3 are the special tokens)
     texts = [" ".join(vocab.itos[int(j)] for j in ids[i, :2 + i % 4]) for i in range(B)]  # 2 to 5 words
     return torch.rand(B, 3, 16, 16, generator=g), vocab.encode(texts)
+
+
+def crops(seed=2):
+    """2 global crops (16 px) and 2 local crops (8 px) of B images, as a tuple (views made elsewhere)."""
+    g = torch.Generator().manual_seed(seed)
+    return tuple(torch.rand(B, 3, s, s, generator=g) for s in (16, 16, 8, 8))
+
+
+def swav():
+    torch.manual_seed(0)
+    return SwAV(SmallCNN(4), projection_dim=8, hidden_dim=16, num_prototypes=6, freeze_prototypes_steps=0,
+                image_size=16)
+
+
+def dino():
+    torch.manual_seed(0)
+    return DINO(SmallCNN(4), out_dim=12, hidden_dim=16, bottleneck_dim=8, image_size=16)
+
+
+def recording_codes(method):
+    """Wrap method.codes so the codes of the last loss call are kept in method.last_codes."""
+    real = method.codes
+
+    def codes(scores):
+        method.last_codes = real(scores)
+        return method.last_codes
+
+    method.codes = codes
+    return method
 
 
 def grads(method):
@@ -89,6 +118,15 @@ def main(out: Path):
     m = moco()
     result["moco_loss"], result["moco_grads"] = step(m, context, (x1[rows], x2[rows]))
     result["moco_queue"], result["moco_queue_ptr"] = m.queue.clone(), int(m.queue_ptr)
+
+    # SwAV: Sinkhorn-Knopp over the global batch through the all_reduce hook; DINO: the center over it
+    c = crops()
+    m = recording_codes(swav())
+    result["swav_loss"], result["swav_grads"] = step(m, context, tuple(v[rows] for v in c))
+    result["swav_codes"] = m.last_codes.clone()
+    m = dino()
+    result["dino_loss"], result["dino_grads"] = step(m, context, tuple(v[rows] for v in c))
+    result["dino_center"] = m.center.clone()
 
     # the training loop: record who writes checkpoints, then check resume gives the same weights as a straight run
     saves = []

@@ -15,7 +15,8 @@ from ssl_course.cli import main
     (["demo", "--lr", "-1"], "must be > 0"),
     (["demo", "--crop-min", "1.5"], "must be in (0, 1]"),
     (["demo", "--dataset", "imagenet"], "invalid choice"),
-    (["demo", "--method", "byol"], "invalid choice"),
+    (["demo", "--method", "rotation"], "invalid choice"),
+    (["demo", "--method", "byol", "--temperature", "0.5"], "--method byol has no temperature"),
 ])
 def test_bad_arguments_are_refused_with_a_message(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:

@@ -97,6 +97,38 @@ def test_moco_queue_holds_every_ranks_keys_in_order(ranks):
     torch.testing.assert_close((results[0]["moco_loss"] + results[1]["moco_loss"]) / 2, loss, rtol=1e-5, atol=1e-6)
 
 
+def test_swav_sinkhorn_over_two_ranks_equals_one_process_on_the_whole_batch(ranks):
+    """The all_reduce hook makes each rank's codes its rows of the global batch's equipartition; without it each
+    rank would equipartition its own 4 images, and the codes, the loss and the gradients would differ."""
+    results, _ = ranks
+    reference = dist_worker.recording_codes(dist_worker.swav())
+    loss, grads = _reference(reference, dist_worker.crops())
+    n = dist_worker.B // 2
+    for r, result in enumerate(results):
+        torch.testing.assert_close(result["swav_codes"], reference.last_codes[:, r * n:(r + 1) * n],
+                                   rtol=1e-5, atol=1e-6)
+        assert result["swav_grads"].keys() == grads.keys()
+        for name, g in grads.items():  # DDP averages the ranks' gradients of their mean losses
+            torch.testing.assert_close(result["swav_grads"][name], g, rtol=1e-4, atol=1e-6, msg=name)
+    torch.testing.assert_close((results[0]["swav_loss"] + results[1]["swav_loss"]) / 2, loss, rtol=1e-5, atol=1e-6)
+    # the local equipartition is another solution: the hook is what the equality above depends on
+    local = dist_worker.recording_codes(dist_worker.swav())
+    local.eval()
+    local.loss(tuple(v[:n] for v in dist_worker.crops()))
+    assert not torch.allclose(local.last_codes, results[0]["swav_codes"], atol=1e-4)
+
+
+def test_dino_center_over_two_ranks_is_the_whole_batchs(ranks):
+    results, _ = ranks
+    reference = dist_worker.dino()
+    loss, grads = _reference(reference, dist_worker.crops())
+    for result in results:
+        torch.testing.assert_close(result["dino_center"], reference.center, rtol=1e-5, atol=1e-7)
+        for name, g in grads.items():
+            torch.testing.assert_close(result["dino_grads"][name], g, rtol=1e-4, atol=1e-6, msg=name)
+    torch.testing.assert_close((results[0]["dino_loss"] + results[1]["dino_loss"]) / 2, loss, rtol=1e-5, atol=1e-6)
+
+
 def test_training_loop_under_two_ranks(ranks):
     results, out = ranks
     assert results[0]["saves"] and not results[1]["saves"]  # only rank 0 writes checkpoints

@@ -111,10 +111,10 @@ def test_moco_versions_and_registry():
     assert len([m for m in v1.projector_q if isinstance(m, torch.nn.Linear)]) == 1
     assert len([m for m in v2.projector_q if isinstance(m, torch.nn.Linear)]) == 2
     assert v1.temperature == 0.07 and v2.temperature == 0.2
-    for name in ("simclr", "moco_v1", "moco_v2"):
+    for name in ("simclr", "moco_v1", "moco_v2", "byol", "simsiam", "swav", "dino"):
         assert build_method(name, SmallCNN(8)).encoder is not None
     with pytest.raises(ValueError, match="unknown method"):
-        build_method("byol", SmallCNN(8))
+        build_method("barlow_twins", SmallCNN(8))
 
 
 def test_method_without_augmentation_refuses_raw_images():

@@ -31,5 +31,35 @@ class Method(nn.Module):
             raise ValueError(f"{type(self).__name__} got raw images but has no augmentation; pass augment=...")
         return self.augment(batch, generator), self.augment(batch, generator)
 
+    def multi_crops(self, batch, generator: torch.Generator | None = None) -> list[torch.Tensor]:
+        """The crops of a multi-crop method (SwAV, DINO): ``self.augment`` (a ``MultiCrop``) of raw images, or the
+        image tensors (B, 3, S, S) of a tuple of views made in DataLoader workers (labels are left out), as float."""
+        if isinstance(batch, (tuple, list)):
+            return [t.float() for t in batch if t.dim() == 4]
+        if self.augment is None:
+            raise ValueError(f"{type(self).__name__} got raw images but has no augmentation; pass augment=...")
+        return self.augment(batch, generator)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) -> (B, D): the output the collapse monitor measures (``TrainConfig.monitor_every``). The
+        encoder's representation by default; a method without negatives overrides it with the output its paper
+        monitors (SimSiam's figure 2 measures the projector's l2-normalised output)."""
+        return self.encoder(x)
+
     def loss(self, batch, generator: torch.Generator | None = None) -> torch.Tensor:
         raise NotImplementedError
+
+
+def forward_by_size(module, crops: list[torch.Tensor]) -> torch.Tensor:
+    """``module`` applied to a list of V crops of the same N images, one forward per run of equal-sized crops (the
+    global crops together, the local crops together, as SwAV's and DINO's code batch them: BatchNorm sees a whole
+    resolution at once, and a ViT is called once per sequence length). Returns (V, N, D)."""
+    outputs, start = [], 0
+    while start < len(crops):
+        end = start
+        while end < len(crops) and crops[end].shape[-2:] == crops[start].shape[-2:]:
+            end += 1
+        outputs.append(module(torch.cat(crops[start:end])))
+        start = end
+    n = crops[0].shape[0]
+    return torch.cat(outputs).view(len(crops), n, -1)

@@ -1,6 +1,8 @@
-"""Heads that sit on top of an encoder: SimCLR / MoCo v2 projection MLPs and a BYOL-style prediction MLP."""
+"""Heads that sit on top of an encoder: SimCLR / MoCo v2 projection MLPs, a BYOL-style prediction MLP, DINO's head."""
 from __future__ import annotations
 
+import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -40,3 +42,28 @@ class PredictionHead(nn.Sequential):
     def __init__(self, dim: int = 128, hidden_dim: int = 512):
         super().__init__(*mlp([dim, hidden_dim, dim]))
         self.out_dim = dim
+
+
+class DINOHead(nn.Module):
+    """DINO's projection head (Caron et al. 2021, section 3.1 and its code's ``DINOHead``): (B, in_dim) -> (B, K).
+
+    An MLP (in_dim -> hidden_dim -> hidden_dim -> bottleneck_dim, GELU between, no BatchNorm: the paper's ViT
+    setting), an l2 normalisation of the bottleneck, then a weight-normalised linear layer to ``out_dim`` = K
+    outputs without bias. The weight norm's gain is fixed to 1 (the code's ``norm_last_layer=True``), so that
+    layer is the cosine between the bottleneck and K unit vectors. K: the paper's 65,536; 256 suits the course's
+    10-class data. The last layer is computed in float32 also under bf16 autocast: its outputs are divided by a
+    teacher temperature of 0.04 before the softmax, where bf16's 3 significant digits would show.
+    """
+
+    def __init__(self, in_dim: int, out_dim: int = 256, hidden_dim: int = 512, bottleneck_dim: int = 64):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(in_dim, hidden_dim), nn.GELU(), nn.Linear(hidden_dim, hidden_dim),
+                                 nn.GELU(), nn.Linear(hidden_dim, bottleneck_dim))
+        self.last_layer = nn.Linear(bottleneck_dim, out_dim, bias=False)  # its rows are normalised when used
+        self.out_dim = out_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.mlp(x)
+        with torch.autocast(x.device.type, enabled=False):
+            x = F.normalize(x.float(), dim=-1)
+            return F.linear(x, F.normalize(self.last_layer.weight.float(), dim=1))
