@@ -19,6 +19,7 @@ import time
 
 import torch
 
+from ssl_course.bench import write_results
 from ssl_course.data import label_subset
 from ssl_course.experiment import (LABEL_FRACTIONS, ExperimentConfig, label_efficiency_comparison, load_splits,
                                    run_experiment)
@@ -82,11 +83,7 @@ def main(argv=None) -> int:
                 cell += f" {statistics.mean(margins):+.1f}"
             cells.append(cell)
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    table = "\n".join(lines)
-    print(table)
-    if args.write:
-        with open(args.write, "w") as f:
-            f.write(table + "\n")
+    write_results(args.write, "\n".join(lines))
     return 0
 
 

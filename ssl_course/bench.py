@@ -290,3 +290,20 @@ if __name__ == "__main__":
     import sys
 
     sys.exit(main())
+
+
+def write_results(path: str | None, text: str, keep_from: str | None = None) -> None:
+    """Print a benchmark's markdown ``text`` and, when ``path`` is given, write it there. ``keep_from``: a heading
+    line; when the file already holds it, everything from that heading on (hand-written notes under the table) is
+    kept after the new text instead of being overwritten."""
+    print(text)
+    if not path:
+        return
+    notes = ""
+    if keep_from and os.path.exists(path):
+        with open(path) as f:
+            previous = f.read()
+        if keep_from in previous:
+            notes = "\n" + previous[previous.index(keep_from):]
+    with open(path, "w") as f:
+        f.write(text + "\n" + notes)

@@ -117,6 +117,29 @@ def build(config: ExperimentConfig, image_size: int) -> Method:
     return build_method(config.method, encoder, image_size=image_size, **kwargs)
 
 
+# How the course's small runs (2,000 shapes, about 200 steps on a CPU) train the methods without negatives: lecture
+# 07 and benchmarks/noncontrastive.py both start from here. Chosen by a one-seed sweep written up in
+# benchmarks/RESULTS_noncontrastive.md, not tuned per lecture:
+# - SimSiam with the paper's optimiser, SGD with momentum (its probe 0.438 against AdamW's 0.393 at 15 epochs);
+# - BYOL and DINO with a target momentum of 0.99: the papers' 0.996 assumes tens of thousands of steps, and
+#   0.996^200 = 0.45, so over a run this short the target would stay close to its random initialisation;
+# - SwAV and DINO with 2 local crops instead of the papers' 6 to 10 (the CPU budget).
+SMALL_RUN_RECIPES = {
+    "simsiam": {"optimizer": "sgd", "lr": 0.06},
+    "byol": {"method_kwargs": {"momentum": 0.99}},
+    "swav": {"method_kwargs": {"num_local": 2}},
+    "dino": {"method_kwargs": {"momentum": 0.99, "num_local": 2}},
+}
+
+
+def small_run_recipe(config: ExperimentConfig, **method_kwargs) -> ExperimentConfig:
+    """``config`` with ``SMALL_RUN_RECIPES[config.method]`` applied (unchanged for other methods), then the given
+    constructor keywords on top (e.g. ``stop_gradient=False`` for an ablation)."""
+    changes = dict(SMALL_RUN_RECIPES.get(config.method, {}))
+    kwargs = {**changes.pop("method_kwargs", {}), **config.method_kwargs, **method_kwargs}
+    return config.with_(**changes, method_kwargs=kwargs)
+
+
 def features_of(encoder, labelled: ImageDataset, test: ImageDataset, device="auto") -> tuple:
     """(train_features, train_labels, test_features, test_labels) of a frozen encoder."""
     return (*ev.extract_features(encoder, labelled, device=device), *ev.extract_features(encoder, test, device=device))

@@ -336,17 +336,23 @@ def sinkhorn_explorer(scores=None, epsilon: float = 0.05, iterations: int = 3) -
 
 
 def collapse_explorer(monitors: dict, selected=None) -> Explorer:
-    """Choose which precomputed runs' collapse curves (``viz.collapse_curves``) to compare."""
+    """Choose which precomputed runs' collapse curves (``viz.collapse_curves``) to compare, and replay them up to a
+    training step (the slider starts at the last recorded step)."""
     names = list(monitors)
-    if not names:
-        raise ValueError("collapse_explorer needs at least one run")
+    if not names or not any(monitors.values()):
+        raise ValueError("collapse_explorer needs at least one run with monitor records")
     selected = tuple(selected) if selected is not None else tuple(names)
+    last_step = max(r["step"] for records in monitors.values() for r in records)
 
-    def draw(runs):
-        chosen = {name: monitors[name] for name in runs} or {names[0]: monitors[names[0]]}
-        final = "; ".join(f"{name}: std {records[-1]['output_std']:.3f}, rank {records[-1]['effective_rank']:.1f}"
+    def draw(runs, step):
+        chosen = {name: [r for r in monitors[name] if r["step"] <= step]
+                  for name in (runs or names[:1])}
+        shown = "; ".join(f"{name}: std {records[-1]['output_std']:.3f}, rank {records[-1]['effective_rank']:.1f}"
                           for name, records in chosen.items() if records)
-        return viz.collapse_curves(chosen), f"at the end: {final}"
+        where = "at the end" if step >= last_step else f"at step {step}"
+        return viz.collapse_curves(chosen), f"{where}: {shown}"
 
     control = widgets.SelectMultiple(options=names, value=selected, rows=min(8, len(names)), description="runs")
-    return Explorer(draw, {"runs": _control("runs", control)}, title="Collapse: which runs keep their spread")
+    steps = widgets.IntSlider(value=last_step, min=0, max=last_step, step=1, description="up to step")
+    return Explorer(draw, {"runs": _control("runs", control), "step": _control("up to step", steps)},
+                    title="Collapse: which runs keep their spread")

@@ -72,3 +72,34 @@ def test_the_training_benchmark_times_the_training_loops_own_step(monkeypatch):
     monkeypatch.setattr(train_module, "train_step", lambda *a, **k: calls.append(1) or real(*a, **k))
     row = bench.train_step_throughput("simclr", "small_cnn", 8, steps=2, device=torch.device("cpu"), warmup=1)
     assert len(calls) == 3 and row["images_per_s"] > 0
+
+
+def test_write_results_keeps_the_notes_under_the_table(tmp_path, capsys):
+    from ssl_course.bench import write_results
+
+    path = tmp_path / "RESULTS.md"
+    path.write_text("# old table\n| a |\n\n## Notes\nwritten by hand\n")
+    write_results(str(path), "# new table\n| b |", keep_from="## Notes")
+    assert path.read_text() == "# new table\n| b |\n\n## Notes\nwritten by hand\n"
+    assert "| b |" in capsys.readouterr().out
+    write_results(str(path), "# newer", keep_from="## Missing")  # no such heading: the file is replaced
+    assert path.read_text() == "# newer\n"
+
+
+def test_noncontrastive_benchmark_smoke_run_writes_its_table(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "noncontrastive", Path(__file__).resolve().parents[1] / "benchmarks" / "noncontrastive.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "RESULTS_noncontrastive.md"
+    out.write_text("old\n\n" + bench.NOTES_HEADING + " (one seed)\nkept\n")
+    assert bench.main(["--seeds", "0", "--methods", "simsiam", "--epochs", "1", "--num-images", "256",
+                       "--num-test", "128", "--batch-size", "64", "--write", str(out)]) == 0
+    text = out.read_text()
+    for row in ("| raw pixels |", "| supervised (all labels) |", "| simsiam: random init |", "| simsiam |",
+                "| SimSiam, no stop-gradient |", "simsiam 0/1" if "simsiam 0/1" in text else "simsiam 1/1"):
+        assert row in text, row
+    assert text.endswith(bench.NOTES_HEADING + " (one seed)\nkept\n") and "old" not in text.split("##")[0]

@@ -312,3 +312,14 @@ def test_the_monitor_measures_method_embed_in_eval_mode(dataset):
     collapsed.embed = lambda x: torch.ones(len(x), 8)  # a constant output: what collapse looks like
     constant = monitor_collapse(collapsed, dataset.images[:32], torch.device("cpu"))
     assert constant == {"output_std": 0.0, "effective_rank": 1.0}
+
+
+def test_small_run_recipe_applies_the_method_settings_then_the_ablation():
+    from ssl_course.experiment import ExperimentConfig, small_run_recipe
+
+    simsiam = small_run_recipe(ExperimentConfig(method="simsiam"), stop_gradient=False)
+    assert (simsiam.optimizer, simsiam.lr, simsiam.method_kwargs) == ("sgd", 0.06, {"stop_gradient": False})
+    dino = small_run_recipe(ExperimentConfig(method="dino", method_kwargs={"num_local": 4}), centering=False)
+    assert dino.method_kwargs == {"momentum": 0.99, "num_local": 4, "centering": False}  # the caller's win
+    simclr = ExperimentConfig(method="simclr")
+    assert small_run_recipe(simclr) == simclr

@@ -251,7 +251,10 @@ def test_collapse_explorer_draws_the_selected_runs():
 
     monitors = {"with stop-gradient": [{"step": 0, "output_std": 0.1, "effective_rank": 9.0}],
                 "without": [{"step": 0, "output_std": 0.001, "effective_rank": 1.0}]}
+    monitors["without"].append({"step": 10, "output_std": 0.0001, "effective_rank": 1.0})
     explorer = W.collapse_explorer(monitors)
-    assert "without: std 0.001" in explorer.text.value
+    assert explorer.text.value.startswith("at the end") and "without: std 0.000" in explorer.text.value
+    explorer.controls["step"].value = 5  # replayed up to step 5: the record at step 10 is not shown yet
+    assert "at step 5" in explorer.text.value and "without: std 0.001" in explorer.text.value
     explorer.controls["runs"].value = ("with stop-gradient",)
-    assert "without" not in explorer.text.value and explorer.renders == 2
+    assert "without" not in explorer.text.value and explorer.renders == 3

@@ -354,7 +354,7 @@ def test_nbgrader_menu_and_formgrader(page, lab):
 
         page.goto(f"{lab['url']}/formgrader")
         page.get_by_text("Manage Assignments").first.wait_for(timeout=60_000)
-        for ps in ("ps1", "ps2", "ps3"):  # this course's solutions/, read through autograder/nbgrader_config.py
+        for ps in ("ps1", "ps2", "ps3", "ps4"):  # this course's solutions/, read through autograder/nbgrader_config.py
             page.locator("#main_table a, table a", has_text=re.compile(rf"^{ps}$")).first.wait_for(timeout=60_000)
         screenshot(page, "formgrader")
     finally:
